@@ -1,0 +1,52 @@
+/// The pipeline step an error or a record belongs to; the order is the order data flows in.
+public enum Step: String, Sendable, CaseIterable, Codable {
+    case build, open, relocate, preprocess, load, pin
+}
+
+/// An error from any step, saying what went wrong, where (file, section, program, instance,
+/// instruction), and what the kernel said when it was the kernel that refused.
+public struct LoaderError: Error, CustomStringConvertible, Sendable {
+    public var step: Step
+    public var file: String?
+    /// Section, program, instance or instruction, in words a user can find in the source.
+    public var location: String?
+    public var message: String
+    public var errno: Errno?
+    public var verifierLog: String?
+    /// What to do about it, when there is something obvious.
+    public var hint: String?
+
+    public init(_ step: Step, file: String? = nil, at location: String? = nil, _ message: String,
+                errno: Errno? = nil, verifierLog: String? = nil, hint: String? = nil) {
+        self.step = step
+        self.file = file
+        self.location = location
+        self.message = message
+        self.errno = errno
+        self.verifierLog = verifierLog
+        self.hint = hint
+    }
+
+    public var description: String {
+        var s = ""
+        if let file { s += "\(file): " }
+        s += "\(step.rawValue): "
+        if let location { s += "\(location): " }
+        s += message
+        if let errno { s += " (\(errno))" }
+        if let hint { s += "\n  hint: \(hint)" }
+        if let log = verifierLog, !log.isEmpty {
+            let lines = log.split(separator: "\n", omittingEmptySubsequences: true)
+            s += "\n  verifier log (last \(min(lines.count, 12)) of \(lines.count) lines):"
+            for line in lines.suffix(12) { s += "\n    \(line)" }
+        }
+        return s
+    }
+
+    /// The same error with a file name filled in, for errors raised below the level that knows it.
+    func inFile(_ path: String) -> LoaderError {
+        var e = self
+        if e.file == nil { e.file = path }
+        return e
+    }
+}

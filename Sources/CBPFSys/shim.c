@@ -1,0 +1,13 @@
+#define _GNU_SOURCE
+#include "CBPFSys.h"
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int cbpfsys_bpf(int cmd, union bpf_attr *attr, unsigned int size) {
+    return (int)syscall(__NR_bpf, cmd, attr, size);
+}
+
+int cbpfsys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
+                            int group_fd, unsigned long flags) {
+    return (int)syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
