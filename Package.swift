@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(
             name: "BPFLoaderTests",
             dependencies: ["BPFLoader", "CBPFSys"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -1,0 +1,121 @@
+/// Where and how an object's kernel resources are created.
+public struct LoadOptions: Sendable {
+    /// Where maps declared `pinning: LIBBPF_PIN_BY_NAME` are reused from and pinned to; nil turns
+    /// that off.
+    public var pinMapsByNameDirectory: String? = BPFFS.defaultMountPoint
+    public init() {}
+}
+
+/// An opened BPF object on its way into the kernel: relocate → preprocess → load, each callable on
+/// its own or all at once with `load()`. Owns every fd it creates; `unload()` or deinit closes them.
+public final class BPFObject {
+    public let spec: ObjectSpec
+    public let programs: [Program]
+    public private(set) var maps: [Map] = []
+    public private(set) var btfFD: FileDescriptor?
+    /// Things that did not stop the load but that a user may want to know (BTF refused, ...).
+    public private(set) var warnings: [String] = []
+    public var options: LoadOptions
+    /// The object's BTF with the fix-ups the kernel needs, made once per object.
+    private var kernelBTF: BTF?
+
+    public init(spec: ObjectSpec, options: LoadOptions = LoadOptions()) {
+        self.spec = spec
+        self.options = options
+        self.programs = spec.programs.map { Program(spec: $0, objectPath: spec.path) }
+    }
+
+    public static func open(path: String, options: LoadOptions = LoadOptions()) throws -> BPFObject {
+        BPFObject(spec: try ObjectSpec.open(path: path), options: options)
+    }
+
+    public var name: String { spec.name }
+    public var path: String { spec.path }
+
+    public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+    public func map(named name: String) -> Map? { maps.first { $0.name == name } }
+
+    /// Loads BTF, creates (or reuses) maps and links every program. With `createMaps: false`
+    /// nothing touches the kernel and map fds in the code are 0: enough to plan and inspect.
+    public func relocate(createMaps: Bool = true) throws {
+        if let btf = spec.btf, kernelBTF == nil {
+            kernelBTF = btf.fixingDatasecs(
+                sectionSize: { name in self.spec.elf.section(named: name)?.size },
+                symbolOffset: { name in self.spec.elf.symbols.first { $0.name == name && $0.isObject }.map { UInt32(truncatingIfNeeded: $0.value) } }
+            ).sanitizedForKernel()
+        }
+        if createMaps {
+            if let btf = kernelBTF, btfFD == nil {
+                switch BPFCommand.loadBTF(btf.rawBytes) {
+                case .success(let fd): btfFD = fd
+                case .failure(let first):
+                    var detail = ""
+                    if case .failure(let r) = BPFCommand.loadBTF(btf.rawBytes, logSize: 1 << 20) {
+                        detail = ": " + (r.log.split(separator: "\n").last.map(String.init) ?? "")
+                    }
+                    warnings.append("kernel refused the object's BTF (\(first.errno)); loading without it\(detail)")
+                }
+            }
+            maps = try MapCreator(spec: spec, btfFD: btfFD, byNameDirectory: options.pinMapsByNameDirectory).createAll()
+        }
+        let fds = maps.map(\.fd.rawValue)
+        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 })
+        for p in programs where p.autoload {
+            p.linked = try linker.link(p.spec)
+        }
+    }
+
+    /// Produces every instance of every program through its preprocessor.
+    public func preprocess() throws {
+        for p in programs where p.autoload {
+            try p.preprocess(objectName: name)
+        }
+    }
+
+    /// Loads every instance of every program, then fills program arrays.
+    public func loadPrograms() throws {
+        do {
+            for p in programs where p.autoload {
+                try p.load(license: spec.license, kernelVersion: spec.kernelVersion, btf: kernelBTF, btfFD: btfFD)
+            }
+            try fillProgramArrays()
+        } catch {
+            unload()
+            throw error
+        }
+    }
+
+    /// relocate → preprocess → load. On failure nothing of this object stays in the kernel.
+    public func load() throws {
+        do {
+            try relocate()
+            try preprocess()
+            try loadPrograms()
+        } catch {
+            unload()
+            throw error
+        }
+    }
+
+    /// Closes every program instance, map and the BTF fd.
+    public func unload() {
+        for p in programs { p.unload() }
+        maps = []
+        btfFD = nil
+    }
+
+    private func fillProgramArrays() throws {
+        for map in maps where map.reusedFrom == nil && MapTypes.isProgramArray(map.definition.type) {
+            for (slot, value) in map.definition.slots.sorted(by: { $0.key < $1.key }) {
+                guard case .program(let name) = value else { continue }
+                guard let prog = program(named: name), prog.isLoaded else {
+                    throw LoaderError(.load, file: path, at: "map '\(map.name)' slot \(slot)", "names program '\(name)', which is not loaded")
+                }
+                let fd = try prog.fd()
+                if case .failure(let e) = BPFCommand.updateElement(map: map.fd, key: .le(UInt32(slot)), value: .le(UInt32(bitPattern: fd.rawValue))) {
+                    throw LoaderError(.load, file: path, at: "map '\(map.name)' slot \(slot)", "cannot store program '\(name)'", errno: e)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import CBPFSys
+
+/// Creates the kernel maps an object declares, or reuses compatible pinned ones, and fills them
+/// with their initial contents. Maps are created in declaration order; slots of map-in-maps are
+/// filled once every map exists.
+struct MapCreator {
+    let spec: ObjectSpec
+    let btfFD: FileDescriptor?
+    /// Where `pinning: LIBBPF_PIN_BY_NAME` maps are looked up; nil disables reuse.
+    let byNameDirectory: String?
+
+    func createAll() throws -> [Map] {
+        var maps: [Map] = []
+        for def in spec.maps {
+            maps.append(try createOrReuse(def))
+        }
+        try fillMapSlots(maps)
+        return maps
+    }
+
+    private func createOrReuse(_ def: MapDefinition) throws -> Map {
+        if def.pinning == .byName, let dir = byNameDirectory {
+            let path = "\(dir)/\(def.name)"
+            switch BPFCommand.get(pinned: path) {
+            case .success(let fd):
+                try MapCompatibility.check(existing: fd, against: def, path: path, object: spec.path)
+                return Map(definition: def, fd: fd, reusedFrom: path)
+            case .failure(let e) where e == .noSuchFile:
+                break
+            case .failure(let e):
+                throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'", "cannot open pinned map \(path)", errno: e)
+            }
+        }
+        let fd = try create(def)
+        let map = Map(definition: def, fd: fd)
+        try initialize(map)
+        return map
+    }
+
+    func create(_ def: MapDefinition) throws -> FileDescriptor {
+        var attrs = BPFCommand.MapAttributes(type: def.type, keySize: def.keySize, valueSize: def.valueSize,
+                                             maxEntries: def.maxEntries, flags: def.flags, name: def.kernelName,
+                                             numaNode: def.numaNode, mapExtra: def.mapExtra)
+        if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0 {
+            attrs.maxEntries = UInt32(CPUs.possible)
+        }
+        var inner: FileDescriptor?
+        if let innerDef = def.inner?.definition {
+            // The kernel only needs an inner map as a template of the shape; it is closed after.
+            inner = try create(innerDef)
+            attrs.innerMapFD = inner!.rawValue
+        }
+        defer { _ = inner }
+        if let btfFD, def.btfValueTypeID != 0 {
+            var withBTF = attrs
+            withBTF.btfFD = btfFD.rawValue
+            withBTF.btfKeyTypeID = def.btfKeyTypeID
+            withBTF.btfValueTypeID = def.btfValueTypeID
+            if case .success(let fd) = BPFCommand.createMap(withBTF) { return fd }
+            // Some map types refuse BTF for their key or value; libbpf retries without it too.
+        }
+        switch BPFCommand.createMap(attrs) {
+        case .success(let fd): return fd
+        case .failure(let e):
+            throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'",
+                              "kernel refused to create \(MapTypes.name(def.type)) map (key \(def.keySize) B, value \(def.valueSize) B, \(def.maxEntries) entries, flags 0x\(String(def.flags, radix: 16)))",
+                              errno: e, hint: e == .operationNotPermitted ? "creating maps needs CAP_BPF (or CAP_SYS_ADMIN)" : nil)
+        }
+    }
+
+    /// Writes a global-data map's initial bytes and freezes `.rodata`.
+    private func initialize(_ map: Map) throws {
+        let def = map.definition
+        if let data = def.initialData {
+            if case .failure(let e) = BPFCommand.updateElement(map: map.fd, key: [0, 0, 0, 0], value: data) {
+                throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'", "cannot write initial value", errno: e)
+            }
+        }
+        if def.freezeAfterInit, case .failure(let e) = BPFCommand.freeze(map: map.fd) {
+            throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'", "cannot freeze", errno: e)
+        }
+    }
+
+    private func fillMapSlots(_ maps: [Map]) throws {
+        for map in maps where map.reusedFrom == nil && MapTypes.isMapInMap(map.definition.type) {
+            for (slot, value) in map.definition.slots.sorted(by: { $0.key < $1.key }) {
+                guard case .map(let name) = value else { continue }
+                guard let inner = maps.first(where: { $0.name == name }) else {
+                    throw LoaderError(.relocate, file: spec.path, at: "map '\(map.name)' slot \(slot)", "names map '\(name)', which the object does not define")
+                }
+                let key = [UInt8].le(UInt32(slot))
+                if case .failure(let e) = BPFCommand.updateElement(map: map.fd, key: key, value: .le(UInt32(bitPattern: inner.fd.rawValue))) {
+                    throw LoaderError(.relocate, file: spec.path, at: "map '\(map.name)' slot \(slot)", "cannot store map '\(name)'", errno: e)
+                }
+            }
+        }
+    }
+}
+
+/// Checks a pinned map against the definition that wants to reuse it, as libbpf's
+/// `map_is_reuse_compat` does, and lists every difference when they disagree.
+enum MapCompatibility {
+    static func differences(existing info: bpf_map_info, against def: MapDefinition) -> [String] {
+        var diffs: [String] = []
+        func cmp<T: Equatable>(_ what: String, _ pinned: T, _ wanted: T) {
+            if pinned != wanted { diffs.append("\(what): pinned \(pinned), object wants \(wanted)") }
+        }
+        cmp("type", MapTypes.name(info.type), MapTypes.name(def.type))
+        cmp("key size", info.key_size, def.keySize)
+        cmp("value size", info.value_size, def.valueSize)
+        if !(def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0) {
+            cmp("max entries", info.max_entries, def.maxEntries)
+        }
+        cmp("flags", "0x" + String(info.map_flags, radix: 16), "0x" + String(def.flags, radix: 16))
+        cmp("map_extra", info.map_extra, def.mapExtra)
+        return diffs
+    }
+
+    static func check(existing fd: FileDescriptor, against def: MapDefinition, path: String, object: String) throws {
+        let info: bpf_map_info
+        switch BPFCommand.mapInfo(fd) {
+        case .success(let i): info = i
+        case .failure(let e):
+            throw LoaderError(.relocate, file: object, at: "map '\(def.name)'", "\(path) is not a map", errno: e)
+        }
+        let diffs = differences(existing: info, against: def)
+        if !diffs.isEmpty {
+            throw LoaderError(.relocate, file: object, at: "map '\(def.name)'",
+                              "pinned map \(path) is incompatible:\n    " + diffs.joined(separator: "\n    "),
+                              hint: "remove the pin (rm \(path)) or change the map definition to match")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+/// Checks instructions that came back from a preprocessor before the kernel sees them, and carries
+/// func_info and line_info over to the new code where the change can be followed.
+enum InstructionCheck {
+    struct Refusal: Error { var reason: String }
+
+    /// The kernel's limit on a program's length (BPF_COMPLEXITY_LIMIT_INSNS).
+    static let kernelInstructionLimit = 1_000_000
+
+    /// ld_imm64 pairs whole, jumps and calls landing inside the program and never in the second
+    /// half of an ld_imm64, count within the kernel's limit. Returns a message naming the instruction.
+    static func problem(in code: [Instruction]) -> String? {
+        if code.isEmpty { return "no instructions" }
+        if code.count > kernelInstructionLimit {
+            return "\(code.count) instructions exceed the kernel's limit of \(kernelInstructionLimit)"
+        }
+        var secondHalf = Set<Int>()
+        var i = 0
+        while i < code.count {
+            if code[i].isLoadImm64 {
+                guard i + 1 < code.count, code[i + 1].opcode == 0, code[i + 1].registers == 0, code[i + 1].offset == 0 else {
+                    return "instruction \(i): 64-bit load is not followed by its second half"
+                }
+                secondHalf.insert(i + 1)
+                i += 2
+            } else { i += 1 }
+        }
+        for (i, insn) in code.enumerated() where !secondHalf.contains(i) {
+            var target: Int?
+            if insn.isPseudoCall || insn.isPseudoFunc {
+                target = i + Int(insn.immediate) + 1
+            } else if insn.isLongJump {
+                target = i + Int(insn.immediate) + 1
+            } else if insn.isRelativeJump {
+                target = i + Int(insn.offset) + 1
+            }
+            if let t = target, t < 0 || t >= code.count || secondHalf.contains(t) {
+                return "instruction \(i): jumps to \(t), outside the program's \(code.count) instructions or into the middle of a 64-bit load"
+            }
+        }
+        return nil
+    }
+
+    /// Moves debug info onto preprocessed code. Same length: unchanged. A prefix inserted before
+    /// the original code (a prologue): every record shifts, the entry keeps func_info at 0 and
+    /// the prologue borrows the entry's first line. Anything else in a program with subprograms
+    /// cannot be followed and is refused; a single function keeps its func_info and drops lines.
+    static func carryDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
+        if code.count == original.instructions.count {
+            return .success(LinkedProgram(instructions: code, funcInfo: original.funcInfo, lineInfo: original.lineInfo,
+                                          functionStarts: original.functionStarts))
+        }
+        let shift = code.count - original.instructions.count
+        if shift > 0 && code[shift...].elementsEqual(original.instructions) {
+            var funcs = original.funcInfo.map { FuncInfo(instruction: $0.instruction == 0 ? 0 : $0.instruction + shift, typeID: $0.typeID) }
+            funcs.sort { $0.instruction < $1.instruction }
+            var lines = original.lineInfo.map { var l = $0; l.instruction += shift; return l }
+            if let first = original.lineInfo.first { lines.insert(LineInfo(instruction: 0, fileNameOffset: first.fileNameOffset, lineOffset: first.lineOffset, lineColumn: first.lineColumn), at: 0) }
+            return .success(LinkedProgram(instructions: code, funcInfo: funcs, lineInfo: lines,
+                                          functionStarts: original.functionStarts.map { $0 == 0 ? 0 : $0 + shift }))
+        }
+        if original.functionStarts.count > 1 {
+            return .failure(Refusal(reason: "changed the instruction count from \(original.instructions.count) to \(code.count) other than by adding a prologue, in a program with \(original.functionStarts.count - 1) subprogram(s): their func_info and call offsets cannot be kept consistent"))
+        }
+        return .success(LinkedProgram(instructions: code, funcInfo: Array(original.funcInfo.prefix(1)), lineInfo: [], functionStarts: [0]))
+    }
+}

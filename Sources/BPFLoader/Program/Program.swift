@@ -1,0 +1,129 @@
+/// A program of an opened object, with the seed's multi-instance API: set a preprocessor and an
+/// instance count before load, then ask for each instance's fd.
+public final class Program {
+    public let spec: ProgramSpec
+    public let objectPath: String
+    /// The type the program is loaded as; the section's, or the one declared for it.
+    public var kind: ProgramKind?
+    /// Turn off to leave the program out of the load (libbpf's autoload).
+    public var autoload: Bool
+    /// Relocated code, set by the relocate step.
+    public internal(set) var linked: LinkedProgram?
+    public private(set) var instanceCount = 1
+    private var preprocessor: Preprocessor?
+    public internal(set) var instances: [ProgramInstance] = []
+    public private(set) var isLoaded = false
+
+    init(spec: ProgramSpec, objectPath: String) {
+        self.spec = spec
+        self.objectPath = objectPath
+        self.kind = spec.kind
+        self.autoload = spec.autoload
+    }
+
+    public var name: String { spec.name }
+    public var section: String { spec.section }
+
+    /// `bpf_program__set_prep`: `instances` must be positive, and the program not yet loaded.
+    public func setPreprocessor(instances: Int, _ preprocessor: @escaping Preprocessor) throws {
+        guard instances > 0 else {
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "instance count must be greater than 0, got \(instances)", errno: .invalidArgument)
+        }
+        guard !isLoaded else {
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "cannot set a preprocessor after the program is loaded", errno: .invalidArgument)
+        }
+        self.instanceCount = instances
+        self.preprocessor = preprocessor
+    }
+
+    /// `bpf_program__nth_fd`: an index out of range is EINVAL; a skipped instance is ENOENT.
+    public func fd(instance n: Int) throws -> FileDescriptor {
+        guard isLoaded, n >= 0, n < instances.count else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)'",
+                              isLoaded ? "instance \(n) is out of range (0..<\(instances.count))" : "program is not loaded",
+                              errno: .invalidArgument)
+        }
+        guard let fd = instances[n].fd else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "instance was skipped by its preprocessor and has no fd", errno: .noSuchFile)
+        }
+        return fd
+    }
+
+    /// `bpf_program__fd`: instance 0's fd.
+    public func fd() throws -> FileDescriptor { try fd(instance: 0) }
+
+    /// Closes every instance's fd.
+    public func unload() {
+        instances = []
+        isLoaded = false
+    }
+
+    /// Runs the preprocessor for every instance (the preprocess step). Without one, the single
+    /// instance is the relocated code.
+    func preprocess(objectName: String) throws {
+        guard let linked else {
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated")
+        }
+        guard let preprocessor else {
+            instances = [ProgramInstance(index: 0, code: linked, fd: nil)]
+            return
+        }
+        var out: [ProgramInstance] = []
+        for n in 0..<instanceCount {
+            let ctx = PreprocessContext(object: objectName, program: name, section: section, programType: kind?.type ?? 0,
+                                        instance: n, instances: instanceCount)
+            let result: [Instruction]?
+            do {
+                result = try preprocessor(ctx, linked.instructions)
+            } catch {
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing the \(n)-th instance failed: \(error)")
+            }
+            guard let code = result, !code.isEmpty else {
+                out.append(ProgramInstance(index: n, code: nil, fd: nil))
+                continue
+            }
+            if let problem = InstructionCheck.problem(in: code) {
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor returned invalid code: \(problem)")
+            }
+            switch InstructionCheck.carryDebugInfo(from: linked, to: code) {
+            case .success(let c): out.append(ProgramInstance(index: n, code: c, fd: nil))
+            case .failure(let why):
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor \(why.reason)")
+            }
+        }
+        instances = out
+    }
+
+    /// Loads every preprocessed instance; on any failure closes what this call loaded.
+    func load(license: String, kernelVersion: UInt32, btf: BTF?, btfFD: FileDescriptor?) throws {
+        guard !instances.isEmpty else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)'", "program has not been preprocessed")
+        }
+        guard let kind else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' (section '\(section)')", "unknown program type",
+                              hint: SectionDefinitions.unknownSectionHint(section))
+        }
+        var loaded = instances
+        for i in loaded.indices {
+            guard let code = loaded[i].code else { continue }
+            let instanceName = instanceCount == 1 ? sanitizedKernelName(name) : Program.instanceName(name, i)
+            let request = ProgramLoadRequest(kind: kind, code: code, name: instanceName, license: license,
+                                             kernelVersion: kernelVersion, btfFD: btfFD)
+            do {
+                loaded[i].fd = try request.load(btf: btf)
+            } catch var error as LoaderError {
+                error.file = objectPath
+                error.location = "program '\(name)'" + (instanceCount > 1 ? " instance \(i)" : "") + (error.location.map { ", \($0)" } ?? "")
+                throw error
+            }
+        }
+        instances = loaded
+        isLoaded = true
+    }
+
+    /// `name_n`, truncated so the whole stays within the kernel's 15 characters.
+    static func instanceName(_ name: String, _ n: Int) -> String {
+        let suffix = "_\(n)"
+        return sanitizedKernelName(String(name.prefix(15 - suffix.count))) + suffix
+    }
+}

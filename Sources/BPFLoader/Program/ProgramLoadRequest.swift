@@ -1,0 +1,88 @@
+/// One `BPF_PROG_LOAD`: first without a log (fast path), then, on failure, again with a verifier
+/// log that grows until the whole log fits, as libbpf and cilium/ebpf do.
+struct ProgramLoadRequest {
+    var kind: ProgramKind
+    var code: LinkedProgram
+    var name: String
+    var license: String
+    var kernelVersion: UInt32
+    var btfFD: FileDescriptor?
+    var attachBTFID: UInt32 = 0
+
+    static let initialLogSize = 1 << 18
+    static let maximumLogSize = 1 << 28
+
+    func load(btf: BTF?) throws -> FileDescriptor {
+        var attrs = BPFCommand.ProgramAttributes(type: kind.type, instructions: code.instructions, license: license, name: name)
+        attrs.kernelVersion = kernelVersion
+        attrs.expectedAttachType = kind.expectedAttachType
+        attrs.flags = kind.sleepable ? 1 << 4 /* BPF_F_SLEEPABLE */ : 0
+        attrs.attachBTFID = attachBTFID
+        if let btfFD {
+            attrs.btfFD = btfFD.rawValue
+            attrs.funcInfo = code.funcInfo.flatMap { [UInt32($0.instruction), $0.typeID] }
+            attrs.lineInfo = code.lineInfo.flatMap { [UInt32($0.instruction), $0.fileNameOffset, $0.lineOffset, $0.lineColumn] }
+        }
+        let first: KernelRejection
+        switch withExtendedLifetime(btfFD, { BPFCommand.loadProgram(attrs) }) {
+        case .success(let fd): return fd
+        case .failure(let r): first = r
+        }
+        var size = ProgramLoadRequest.initialLogSize
+        var rejection = first
+        while size <= ProgramLoadRequest.maximumLogSize {
+            let r = withExtendedLifetime(btfFD) { BPFCommand.loadProgram(attrs, logLevel: 1, logSize: size) }
+            switch r {
+            case .success(let fd):
+                // Loading with a log succeeded where the plain load failed (a transient error).
+                return fd
+            case .failure(let rej) where rej.errno == .noSpace && size < ProgramLoadRequest.maximumLogSize:
+                size *= 4
+                continue
+            case .failure(let rej):
+                rejection = rej
+            }
+            break
+        }
+        throw rejectionError(rejection, btf: btf)
+    }
+
+    private func rejectionError(_ r: KernelRejection, btf: BTF?) -> LoaderError {
+        var location: String?
+        if let insn = VerifierLog.failingInstruction(r.log) {
+            location = "instruction \(insn)"
+            if let line = code.lineInfo.last(where: { $0.instruction <= insn }), let btf,
+               let file = btf.string(at: line.fileNameOffset), let text = btf.string(at: line.lineOffset) {
+                location! += " (\(file):\(line.line): \(text.trimmingSpaces))"
+            }
+        }
+        var hint: String?
+        if r.errno == .operationNotPermitted {
+            hint = "loading programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run as root"
+        }
+        return LoaderError(.load, at: location, "kernel verifier rejected the program (\(code.instructions.count) instructions, type \(kind.typeName))",
+                           errno: r.errno, verifierLog: r.log, hint: hint)
+    }
+}
+
+/// Reading the verifier's log.
+enum VerifierLog {
+    /// The index of the last instruction the verifier printed ("12: (85) call ..."), which is the
+    /// one it stopped at.
+    static func failingInstruction(_ log: String) -> Int? {
+        var last: Int?
+        for line in log.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), let n = Int(line[..<colon]) else { continue }
+            let rest = line[line.index(after: colon)...]
+            if rest.hasPrefix(" (") { last = n }
+        }
+        return last
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        let s = drop { $0 == " " || $0 == "\t" }
+        return String(s.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\n" }.reversed())
+    }
+}

@@ -1,0 +1,100 @@
+/// Builds each program's final code: appends the subprograms it calls (transitively), fixes call
+/// and callback offsets, and writes map fds and global-data offsets into `ld_imm64` pairs.
+struct Linker {
+    let spec: ObjectSpec
+    /// The kernel fd of each map in `spec.maps`, by index; placeholder 0 when only planning.
+    let mapFD: (Int) -> Int32
+
+    func link(_ program: ProgramSpec) throws -> LinkedProgram {
+        var code: [Instruction] = []
+        var origin: [CodeLocation] = []
+        var placed: [FunctionKey: Int] = [:]
+        var order: [FunctionSpec] = []
+
+        func place(_ f: FunctionSpec) -> Int {
+            if let at = placed[f.key] { return at }
+            let at = code.count
+            placed[f.key] = at
+            order.append(f)
+            code.append(contentsOf: spec.instructions(of: f))
+            for i in 0..<f.count { origin.append(CodeLocation(section: f.sectionIndex, instruction: f.start + i)) }
+            return at
+        }
+
+        func target(_ loc: CodeLocation, from i: Int) throws -> Int {
+            guard let f = spec.function(containing: loc) else {
+                throw error(program, "instruction \(i) calls instruction \(loc.instruction) of section '\(spec.elf.sections[loc.section].name)', where no function is defined")
+            }
+            return place(f) + (loc.instruction - f.start)
+        }
+
+        _ = place(program.function)
+        var i = 0
+        while i < code.count {
+            let here = origin[i]
+            var insn = code[i]
+            let width = insn.isLoadImm64 ? 2 : 1
+            if insn.isLoadImm64 && i + 1 >= code.count {
+                throw error(program, "instruction \(i) is a 64-bit load cut off at the end of its function")
+            }
+            switch spec.codeRelocations[here] {
+            case .mapFD(let m)?:
+                insn.src = Instruction.pseudoMapFD
+                insn.immediate = mapFD(m)
+                code[i] = insn
+            case .mapValue(let m, let offset)?:
+                insn.src = Instruction.pseudoMapValue
+                insn.immediate = mapFD(m)
+                code[i] = insn
+                code[i + 1].immediate = Int32(truncatingIfNeeded: offset)
+            case .call(let loc)?:
+                code[i].immediate = Int32(try target(loc, from: i) - i - 1)
+            case .functionAddress(let loc)?:
+                code[i].src = Instruction.pseudoFunc
+                code[i].immediate = Int32(try target(loc, from: i) - i - 1)
+            case .external(let name)?:
+                throw error(program, "instruction \(i) refers to extern '\(name)', which bpfpipe cannot resolve yet",
+                            hint: ".kconfig/.ksyms externs and kfuncs are not supported in this version")
+            case nil:
+                // Calls between functions of one section need no relocation: the offset is already
+                // relative, but the callee must still be appended.
+                if insn.isPseudoCall || insn.isPseudoFunc {
+                    let loc = CodeLocation(section: here.section, instruction: here.instruction + Int(insn.immediate) + 1)
+                    guard loc.instruction >= 0, loc.instruction < spec.elf.sections[here.section].size / 8 else {
+                        throw error(program, "instruction \(i) calls outside its section")
+                    }
+                    code[i].immediate = Int32(try target(loc, from: i) - i - 1)
+                }
+            }
+            i += width
+        }
+        let (funcInfo, lineInfo) = debugInfo(for: order, placed: placed)
+        return LinkedProgram(instructions: code, funcInfo: funcInfo, lineInfo: lineInfo,
+                             functionStarts: order.map { placed[$0.key]! })
+    }
+
+    /// func_info and line_info records of the placed functions, moved to where each function now starts.
+    private func debugInfo(for functions: [FunctionSpec], placed: [FunctionKey: Int]) -> ([FuncInfo], [LineInfo]) {
+        guard let ext = spec.btfExt else { return ([], []) }
+        var funcs: [FuncInfo] = []
+        var lines: [LineInfo] = []
+        for f in functions {
+            let base = placed[f.key]!
+            let range = (f.start * 8)..<(f.end * 8)
+            for r in ext.funcInfo[f.sectionName] ?? [] where range.contains(Int(r.insnOffset)) {
+                funcs.append(FuncInfo(instruction: base + Int(r.insnOffset) / 8 - f.start, typeID: r.typeID))
+            }
+            for r in ext.lineInfo[f.sectionName] ?? [] where range.contains(Int(r.insnOffset)) {
+                lines.append(LineInfo(instruction: base + Int(r.insnOffset) / 8 - f.start, fileNameOffset: r.fileNameOffset,
+                                      lineOffset: r.lineOffset, lineColumn: r.lineCol))
+            }
+        }
+        // The kernel wants func_info to cover every function or none.
+        if funcs.count != functions.count { funcs = [] }
+        return (funcs.sorted { $0.instruction < $1.instruction }, lines.sorted { $0.instruction < $1.instruction })
+    }
+
+    private func error(_ p: ProgramSpec, _ message: String, hint: String? = nil) -> LoaderError {
+        LoaderError(.relocate, file: spec.path, at: "program '\(p.name)' (section '\(p.section)')", message, hint: hint)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import BPFLoader
+
+/// Compiles the BPF C fixtures beside this file with the toolchain's clang, once per process.
+enum Fixtures {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    static let outputDirectory: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpfpipe-fixtures-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var built: [String: String] = [:]
+
+    /// Path of the compiled object for `name.bpf.c`, with extra clang flags.
+    static func object(_ name: String, flags: [String] = []) throws -> String {
+        let key = ([name] + flags).joined(separator: " ")
+        lock.lock(); defer { lock.unlock() }
+        if let path = built[key] { return path }
+        let out = "\(outputDirectory)/\(name)-\(abs(key.hashValue)).o"
+        try compile(source: "\(directory)/\(name).bpf.c", output: out, flags: flags)
+        built[key] = out
+        return out
+    }
+
+    static func compile(source: String, output: String, flags: [String] = []) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-c", source, "-o", output] + flags
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let msg = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            throw FixtureError(message: "clang failed on \(source): \(String(decoding: msg, as: UTF8.self))")
+        }
+    }
+
+    static func machine() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Gates kernel tests on a capability probe. CI sets BPFPIPE_REQUIRE_KERNEL=1, which makes the
+/// tests run (and fail loudly) where the probe fails, instead of skipping silently.
+enum KernelGate {
+    static let probe: Bool = {
+        // A tiny array map: possible only with bpf() allowed and the right capabilities.
+        var attrs = BPFCommand.MapAttributes(type: 2, keySize: 4, valueSize: 4, maxEntries: 1)
+        attrs.name = "probe"
+        if case .success = BPFCommand.createMap(attrs) { return true }
+        return false
+    }()
+    static let required = ProcessInfo.processInfo.environment["BPFPIPE_REQUIRE_KERNEL"] == "1"
+    static let enabled = probe || required
+}
+
+/// A fresh folder under /sys/fs/bpf for one test's pins, removed (with everything in it) at the end.
+final class PinDirectory {
+    let path: String
+    init(_ label: String = #function) throws {
+        try BPFFS.prepare(BPFFS.defaultMountPoint)
+        let safe = label.filter { $0.isLetter || $0.isNumber }
+        path = "\(BPFFS.defaultMountPoint)/bpfpipe-test-\(safe.prefix(40))-\(UUID().uuidString.prefix(8))"
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Every file under the folder, relative to it, sorted.
+    func contents() -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: path) else { return [] }
+        return (e.allObjects as? [String] ?? []).sorted()
+    }
+}
+
+/// Number of open file descriptors of this process.
+func openFileDescriptorCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// A packet big enough for any socket filter or XDP test run.
+let testPacket = [UInt8](repeating: 0xab, count: 64)
+
+extension Program {
+    /// Test-runs instance `n` and returns its return value.
+    func run(instance n: Int = 0, data: [UInt8] = testPacket) throws -> UInt32 {
+        try BPFCommand.testRun(try fd(instance: n), data: data).get().returnValue
+    }
+}
