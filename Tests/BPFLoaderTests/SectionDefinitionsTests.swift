@@ -243,6 +243,9 @@ import Testing
         #expect(SectionDefinitions.kind(forSection: "cgroup_skb/ingress_filter")?.type == BPF_PROG_TYPE_CGROUP_SKB.rawValue)
         #expect(SectionDefinitions.kind(forSection: "cgroup/sock_create_x")?.expectedAttachType
             == BPF_CGROUP_INET_SOCK_CREATE.rawValue)
+        // As in libbpf 0.x, the prefix rule also takes names that merely extend a known one.
+        #expect(SectionDefinitions.kind(forSection: "cgroup/connect44")?.expectedAttachType
+            == BPF_CGROUP_INET4_CONNECT.rawValue)
         // The slash forms cilium and old libbpf required for probes and tracepoints are libbpf 1.x names too.
         #expect(SectionDefinitions.kind(forSection: "kprobe/sys_execve")?.type == BPF_PROG_TYPE_KPROBE.rawValue)
         #expect(SectionDefinitions.kind(forSection: "raw_tracepoint/sys_enter")?.type
@@ -251,7 +254,7 @@ import Testing
 
     // MARK: Unknown names
 
-    @Test(arguments: ["foo", "kprobes/do_sys_open", "xpd", "cgroup/connect44", ".text", "license", "tp_btfx", ""])
+    @Test(arguments: ["foo", "kprobes/do_sys_open", "xpd", "cgroup/conect4", ".text", "license", "tp_btfx", ""])
     func unknownSectionsHaveNoKindAndAHintNamingTypeKey(_ name: String) {
         #expect(SectionDefinitions.kind(forSection: name) == nil)
         let hint = SectionDefinitions.unknownSectionHint(name)
@@ -263,7 +266,7 @@ import Testing
     @Test func hintSuggestsTheNearestKnownName() {
         #expect(SectionDefinitions.unknownSectionHint("kprobes/do_sys_open").contains("did you mean 'kprobe/do_sys_open'"))
         #expect(SectionDefinitions.unknownSectionHint("xpd").contains("did you mean 'xdp'"))
-        #expect(SectionDefinitions.unknownSectionHint("cgroup/connect44").contains("did you mean 'cgroup/connect4'"))
+        #expect(SectionDefinitions.unknownSectionHint("cgroup/conect4").contains("did you mean 'cgroup/connect4'"))
         #expect(SectionDefinitions.unknownSectionHint("kprobe_do_sys_open").contains("did you mean 'kprobe/do_sys_open'"))
         #expect(SectionDefinitions.unknownSectionHint("fentri/f").contains("`type: fentry`"))
         #expect(!SectionDefinitions.unknownSectionHint("my_custom_prog").contains("did you mean"))

@@ -64,6 +64,56 @@ enum KernelGate {
     static let enabled = probe || required
 }
 
+/// Kernel tests run in parallel; a test that counts this process's open fds must run alone.
+/// Every kernel test holds this lock shared, the fd-counting ones exclusively.
+actor DescriptorLock {
+    static let shared = DescriptorLock()
+    private var readers = 0
+    private var writer = false
+    private var waiting: [(exclusive: Bool, resume: CheckedContinuation<Void, Never>)] = []
+
+    func acquire(exclusive: Bool) async {
+        if canEnter(exclusive) && waiting.isEmpty { enter(exclusive); return }
+        await withCheckedContinuation { waiting.append((exclusive, $0)) }
+    }
+
+    func release(exclusive: Bool) {
+        if exclusive { writer = false } else { readers -= 1 }
+        while let next = waiting.first, canEnter(next.exclusive) {
+            waiting.removeFirst()
+            enter(next.exclusive)
+            next.resume.resume()
+        }
+    }
+
+    private func canEnter(_ exclusive: Bool) -> Bool { exclusive ? (!writer && readers == 0) : !writer }
+    private func enter(_ exclusive: Bool) { if exclusive { writer = true } else { readers += 1 } }
+}
+
+/// `.kernel`: holds the descriptor lock shared around a suite; `.kernel(countingDescriptors: true)`
+/// holds it alone, for suites that count open fds.
+struct KernelTrait: TestTrait, SuiteTrait, TestScoping {
+    var countingDescriptors = false
+    // Applied to a suite, the lock is held once around the whole suite.
+    var isRecursive: Bool { false }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        await DescriptorLock.shared.acquire(exclusive: countingDescriptors)
+        do {
+            try await function()
+        } catch {
+            await DescriptorLock.shared.release(exclusive: countingDescriptors)
+            throw error
+        }
+        await DescriptorLock.shared.release(exclusive: countingDescriptors)
+    }
+}
+
+extension Trait where Self == KernelTrait {
+    static var kernel: KernelTrait { KernelTrait() }
+    static func kernel(countingDescriptors: Bool) -> KernelTrait { KernelTrait(countingDescriptors: countingDescriptors) }
+}
+
 /// A fresh folder under /sys/fs/bpf for one test's pins, removed (with everything in it) at the end.
 final class PinDirectory {
     let path: String

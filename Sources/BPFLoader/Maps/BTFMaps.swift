@@ -27,7 +27,8 @@ enum BTFMaps {
             }
             parsed.definition.origin = .declared(section: ".maps")
             defs.append(parsed.definition)
-            let size = UInt64(try btf.size(of: structID))
+            // The symbol's size counts the initial `values`, which the struct type leaves out.
+            let size = max(UInt64(try btf.size(of: structID)), sym.size)
             symbolRange.append((v.name, sym.value, sym.value + size))
         }
         // Initial values of map-in-maps and program arrays: relocations inside a map's `values`.

@@ -41,7 +41,7 @@ enum InstructionCheck {
     }
 
     /// Moves debug info onto preprocessed code. Same length: unchanged. A prefix inserted before
-    /// the original code (a prologue): every record shifts, the entry keeps func_info at 0 and
+    /// the original code (a prologue; the original opcodes follow it unchanged): every record shifts, the entry keeps func_info at 0 and
     /// the prologue borrows the entry's first line. Anything else in a program with subprograms
     /// cannot be followed and is refused; a single function keeps its func_info and drops lines.
     static func carryDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
@@ -50,7 +50,9 @@ enum InstructionCheck {
                                           functionStarts: original.functionStarts))
         }
         let shift = code.count - original.instructions.count
-        if shift > 0 && code[shift...].elementsEqual(original.instructions) {
+        // The original code still follows the prefix, instruction for instruction (a stage may have
+        // changed immediates in it, as patch-imm does, but nothing moved).
+        if shift > 0 && code[shift...].elementsEqual(original.instructions, by: { $0.opcode == $1.opcode }) {
             var funcs = original.funcInfo.map { FuncInfo(instruction: $0.instruction == 0 ? 0 : $0.instruction + shift, typeID: $0.typeID) }
             funcs.sort { $0.instruction < $1.instruction }
             var lines = original.lineInfo.map { var l = $0; l.instruction += shift; return l }

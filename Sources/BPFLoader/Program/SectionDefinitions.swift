@@ -90,16 +90,13 @@ public enum SectionDefinitions {
     /// is a plausible one, and how to declare the type instead.
     public static func unknownSectionHint(_ name: String) -> String {
         let name = name.hasPrefix("?") ? String(name.dropFirst()) : name
-        var hint = "section '\(name)' does not name a known program type"
-        var example = "socket_filter"
+        let declare = "declare its type with `type:` in the pipeline (or --type on the CLI)"
+        let head = "section '\(name)' does not name a known program type"
         if let (suggestion, typeSpelling) = nearestKnownName(to: name) {
-            hint += "; did you mean '\(suggestion)'?"
-            example = typeSpelling
-        } else {
-            hint += " (libbpf section names look like 'xdp', 'tc/ingress', 'kprobe/<function>', 'tracepoint/<category>/<name>')."
+            return "\(head); did you mean '\(suggestion)'? Otherwise \(declare), e.g. `type: \(typeSpelling)`."
         }
-        hint += " Otherwise declare its type with `type:` in the pipeline (or --type on the CLI), e.g. `type: \(example)`."
-        return hint
+        return "\(head) (libbpf names look like 'xdp', 'tc/ingress', 'kprobe/<function>', "
+            + "'tracepoint/<category>/<name>'); rename it or \(declare), e.g. `type: socket_filter`."
     }
 }
 
