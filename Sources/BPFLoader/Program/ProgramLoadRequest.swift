@@ -16,7 +16,7 @@ struct ProgramLoadRequest {
         var attrs = BPFCommand.ProgramAttributes(type: kind.type, instructions: code.instructions, license: license, name: name)
         attrs.kernelVersion = kernelVersion
         attrs.expectedAttachType = kind.expectedAttachType
-        attrs.flags = kind.sleepable ? 1 << 4 /* BPF_F_SLEEPABLE */ : 0
+        attrs.flags = kind.loadFlags
         attrs.attachBTFID = attachBTFID
         if let btfFD {
             attrs.btfFD = btfFD.rawValue
