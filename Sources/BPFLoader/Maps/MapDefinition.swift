@@ -66,3 +66,8 @@ func sanitizedKernelName(_ name: String) -> String {
         (("0"..."9").contains(s) || ("a"..."z").contains(s) || ("A"..."Z").contains(s) || s == "_" || s == ".") ? s : "_"
     }).prefix(15))
 }
+
+extension MapDefinition {
+    /// The map type as bpftool spells it (`hash`, `array_of_maps`, ...).
+    public var typeName: String { MapTypes.name(type) }
+}
