@@ -6,11 +6,15 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
+        .library(name: "BPFPipeline", targets: ["BPFPipeline"]),
         .executable(name: "bpfpipe", targets: ["bpfpipe"]),
+        // Example preprocessor plugins: `swift build` puts lib<name>.so beside bpfpipe.
+        .library(name: "argprologue", type: .dynamic, targets: ["ArgProloguePlugin"]),
+        .library(name: "instancetag", type: .dynamic, targets: ["InstanceTagPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // Raw syscalls Swift cannot call itself (syscall() is variadic); no logic lives here.
@@ -20,22 +24,44 @@ let package = Package(
             pkgConfig: "libelf",
             providers: [.apt(["libelf-dev"])]
         ),
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // The public plugin contract: include/bpfpipe/plugin.h and nothing else.
+        .target(name: "BPFPipePluginABI"),
+        .target(name: "ArgProloguePlugin", dependencies: ["BPFPipePluginABI"], path: "Plugins/argprologue"),
+        .target(name: "InstanceTagPlugin", dependencies: ["BPFPipePluginABI"], path: "Plugins/instancetag"),
         .target(
             name: "BPFLoader",
             dependencies: ["CBPFSys", "CLibelf"]
         ),
+        .target(
+            name: "BPFPipeline",
+            dependencies: [
+                "BPFLoader", "CYAML", "BPFPipePluginABI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "bpfpipe",
             dependencies: [
-                "BPFLoader",
+                "BPFLoader", "BPFPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "BPFLoaderTests",
-            dependencies: ["BPFLoader", "CBPFSys"],
+            // bpfpipe is a dependency so the CLI tests find the built binary beside the test bundle.
+            dependencies: ["BPFLoader", "CBPFSys", "bpfpipe"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "BPFPipelineTests",
+            dependencies: ["BPFPipeline", "BPFLoader", "bpfpipe", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Pipelines"]
         ),
     ]
 )

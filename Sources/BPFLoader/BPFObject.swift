@@ -9,10 +9,12 @@ public struct LoadOptions: Sendable {
 /// An opened BPF object on its way into the kernel: relocate → preprocess → load, each callable on
 /// its own or all at once with `load()`. Owns every fd it creates; `unload()` or deinit closes them.
 public final class BPFObject {
-    public let spec: ObjectSpec
+    public private(set) var spec: ObjectSpec
     public let programs: [Program]
     public private(set) var maps: [Map] = []
     public private(set) var btfFD: FileDescriptor?
+    /// Per-instance copies of global-data maps (see `instanceCopy(of:setTo:)`).
+    var instanceMaps: [Map] = []
     /// Things that did not stop the load but that a user may want to know (BTF refused, ...).
     public private(set) var warnings: [String] = []
     public var options: LoadOptions
@@ -33,6 +35,25 @@ public final class BPFObject {
     public var path: String { spec.path }
 
     public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+
+    /// Changes a map's definition before maps are created (pipeline `max-entries`, `pin`).
+    public func updateMapDefinition(_ name: String, _ change: (inout MapDefinition) -> Void) throws {
+        guard maps.isEmpty else {
+            throw LoaderError(.relocate, file: path, at: "map '\(name)'", "maps already exist; change definitions before relocation")
+        }
+        guard let i = spec.maps.firstIndex(where: { $0.name == name }) else {
+            throw LoaderError(.open, file: path, at: "map '\(name)'", "no such map; the object has: \(spec.maps.map(\.name).joined(separator: ", "))")
+        }
+        change(&spec.maps[i])
+    }
+
+    /// Sets a global variable's initial value before maps are created.
+    public func setGlobal(_ name: String, to value: GlobalLiteral) throws {
+        guard maps.isEmpty else {
+            throw LoaderError(.relocate, file: path, at: "global '\(name)'", "maps already exist; set globals before relocation")
+        }
+        try spec.setGlobal(name, to: value)
+    }
     public func map(named name: String) -> Map? { maps.first { $0.name == name } }
 
     /// Loads BTF, creates (or reuses) maps and links every program. With `createMaps: false`
@@ -72,11 +93,13 @@ public final class BPFObject {
         }
     }
 
-    /// Loads every instance of every program, then fills program arrays.
-    public func loadPrograms() throws {
+    /// Loads every instance of every program, then fills program arrays. `observer` hears of each
+    /// instance as it loads, with how long `BPF_PROG_LOAD` took.
+    public func loadPrograms(observer: ((_ program: Program, _ instance: Int, _ nanoseconds: UInt64) -> Void)? = nil) throws {
         do {
             for p in programs where p.autoload {
-                try p.load(license: spec.license, kernelVersion: spec.kernelVersion, btf: kernelBTF, btfFD: btfFD)
+                try p.load(license: spec.license, kernelVersion: spec.kernelVersion, btf: kernelBTF, btfFD: btfFD,
+                           observer: observer.map { o in { o(p, $0, $1) } })
             }
             try fillProgramArrays()
         } catch {
@@ -101,6 +124,7 @@ public final class BPFObject {
     public func unload() {
         for p in programs { p.unload() }
         maps = []
+        instanceMaps = []
         btfFD = nil
     }
 

@@ -10,6 +10,21 @@ struct BPFPipeCommand: ParsableCommand {
         Exit codes: 0 success; 1 a step failed; 2 invalid input or usage; 3 environment \
         (not root, no BPF, no bpffs).
         """,
-        subcommands: [Load.self, Inspect.self]
+        subcommands: [Run.self, Plan.self, Validate.self, Load.self, Inspect.self]
     )
+
+    /// ArgumentParser's own `main()` exits with EX_USAGE (64) on a parse or validation error;
+    /// the documented code for usage errors is 2, so those are remapped here.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                exit(withError: ExitCodes.invalidInput)
+            }
+            exit(withError: error)
+        }
+    }
 }

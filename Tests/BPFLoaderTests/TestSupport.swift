@@ -145,3 +145,30 @@ extension Program {
         try BPFCommand.testRun(try fd(instance: n), data: data).get().returnValue
     }
 }
+
+/// Runs the built `bpfpipe` (beside the test bundle in .build/<config>/) and captures its output.
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func runBPFPipe(_ arguments: [String]) throws -> CLIResult {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var binary = dir.appendingPathComponent("bpfpipe").path
+    if !FileManager.default.isExecutableFile(atPath: binary) {
+        // The bundle may sit one level deeper (e.g. *.xctest/...); walk up to find the binary.
+        binary = dir.deletingLastPathComponent().appendingPathComponent("bpfpipe").path
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}

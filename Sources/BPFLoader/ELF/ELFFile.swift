@@ -87,15 +87,27 @@ struct ELFFile: Sendable {
             guard gelf_getehdr(elf, &ehdr) != nil else { throw fail("bad ELF header: \(libelfError())") }
             guard ehdr.e_type == UInt16(ET_REL) else { throw fail("not a relocatable object (e_type \(ehdr.e_type)); pass the .o that clang -c produced") }
             guard ehdr.e_machine == UInt16(EM_BPF) else { throw fail("not a BPF object (e_machine \(ehdr.e_machine), expected EM_BPF 247)") }
-            // Section headers must lie inside the file: libelf trusts e_shoff.
-            let shEnd = UInt64(ehdr.e_shoff) + UInt64(ehdr.e_shnum) * UInt64(ehdr.e_shentsize)
-            guard ehdr.e_shoff > 0, shEnd <= UInt64(raw.count) else {
+            // Section headers must lie inside the file: libelf trusts e_shoff. Compared without
+            // adding, so a huge e_shoff cannot overflow; entries must be Elf64_Shdr-sized, as the
+            // reader below and libelf assume.
+            let fileSize = UInt64(raw.count)
+            func headersFit(_ count: UInt64) -> Bool {
+                ehdr.e_shoff > 0 && ehdr.e_shoff <= fileSize && count <= (fileSize - ehdr.e_shoff) / 64
+            }
+            guard ehdr.e_shentsize == 64 else {
+                throw fail("section header entry size \(ehdr.e_shentsize), expected 64 (Elf64_Shdr)")
+            }
+            guard headersFit(UInt64(ehdr.e_shnum)) else {
                 throw fail("section header table (offset \(ehdr.e_shoff), \(ehdr.e_shnum) entries) lies outside the file of \(raw.count) bytes")
+            }
+            var sectionCount = 0
+            guard elf_getshdrnum(elf, &sectionCount) == 0 else { throw fail("cannot count sections: \(libelfError())") }
+            // e_shnum 0 means the count is in section 0's sh_size; check that one too.
+            guard headersFit(UInt64(sectionCount)) else {
+                throw fail("section header table (offset \(ehdr.e_shoff), \(sectionCount) entries) lies outside the file of \(raw.count) bytes")
             }
             var shstrndx = 0
             guard elf_getshdrstrndx(elf, &shstrndx) == 0 else { throw fail("no section name table: \(libelfError())") }
-            var sectionCount = 0
-            guard elf_getshdrnum(elf, &sectionCount) == 0 else { throw fail("cannot count sections: \(libelfError())") }
 
             var sections: [ELFSection] = [ELFSection(index: 0, name: "", type: 0, flags: 0, size: 0, link: 0, info: 0, data: [])]
             for index in 1..<max(sectionCount, 1) {
@@ -113,6 +125,14 @@ struct ELFFile: Sendable {
                     }
                     let start = Int(shdr.sh_offset)
                     data = Array(raw[start..<start + Int(shdr.sh_size)])
+                }
+                // SHT_NOBITS sizes are not bounded by the file; one past Int.max would trap below.
+                guard shdr.sh_size <= UInt64(UInt32.max) || shdr.sh_size <= fileSize else {
+                    throw fail("section '\(name)': size \(shdr.sh_size) is implausibly large")
+                }
+                // Said here, before symbols are checked against it: a short code section is the problem.
+                if shdr.sh_flags & UInt64(SHF_EXECINSTR) != 0 && shdr.sh_size % 8 != 0 {
+                    throw fail("section '\(name)': code size \(shdr.sh_size) is not a multiple of 8 bytes (one instruction)")
                 }
                 guard shdr.sh_link < UInt32(sectionCount) else {
                     throw fail("section '\(name)': sh_link \(shdr.sh_link) is not a section (the file has \(sectionCount))")
@@ -153,8 +173,16 @@ struct ELFFile: Sendable {
             guard let name = stringAt(strtab, nameOff) else {
                 throw fail("symbol \(index): name offset \(nameOff) is outside the string table", nil)
             }
-            if shndx != Int(SHN_UNDEF) && shndx < Int(SHN_LORESERVE) && shndx >= sections.count {
-                throw fail("symbol '\(name)': section index \(shndx) is out of range (the file has \(sections.count) sections)", nil)
+            if shndx != Int(SHN_UNDEF) && shndx < Int(SHN_LORESERVE) {
+                guard shndx < sections.count else {
+                    throw fail("symbol '\(name)': section index \(shndx) is out of range (the file has \(sections.count) sections)", nil)
+                }
+                // In a relocatable object st_value is an offset into the section: holding every
+                // symbol inside its section here lets later steps add value and size freely.
+                let sec = sections[shndx]
+                guard value <= UInt64(sec.size), size <= UInt64(sec.size) - value else {
+                    throw fail("symbol '\(name)': \(size) bytes at offset \(value) lie outside section '\(sec.name)' (\(sec.size) bytes)", nil)
+                }
             }
             symbols.append(ELFSymbol(index: index, name: name, value: value, size: size, type: info & 0xf,
                                      binding: info >> 4, visibility: other & 0x3, sectionIndex: shndx))

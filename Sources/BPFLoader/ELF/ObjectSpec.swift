@@ -130,6 +130,10 @@ public struct ObjectSpec: Sendable {
         var result: [CodeLocation: CodeRelocation] = [:]
         for (sectionIndex, relocs) in elf.relocations {
             guard let sec = elf.section(at: sectionIndex), sec.isExecutable else { continue }
+            // SHT_NOBITS has a size but no bytes to decode instructions from.
+            guard sec.data.count == sec.size else {
+                throw LoaderError(.open, file: elf.path, at: "section '\(sec.name)'", "code section has relocations but no contents in the file (type \(sec.type))")
+            }
             guard sec.size % 8 == 0 else {
                 throw LoaderError(.open, file: elf.path, at: "section '\(sec.name)'", "code size \(sec.size) is not a multiple of 8 bytes (one instruction)")
             }
@@ -180,7 +184,13 @@ public struct ObjectSpec: Sendable {
                     }
                     result[at] = .mapValue(map: map, offset: offset)
                 } else if target.name == "maps" || target.name == ".maps" {
-                    throw LoaderError(.open, file: elf.path, at: describe, "refers to '\(target.name)' at offset \(sym.value), where no map is defined")
+                    // clang refers to a `static` map through the section symbol (offset in the
+                    // instruction); such a map has no global symbol to bind it by, so say so.
+                    let offset = Int64(sym.value) + (sym.isSection ? Int64(insn.immediate) : 0)
+                    throw LoaderError(.open, file: elf.path, at: describe,
+                                      sym.isSection ? "refers to '\(target.name)' at offset \(offset) through the section symbol, not a map's symbol: the map is probably declared static"
+                                                    : "refers to '\(target.name)' at offset \(offset), where no map is defined",
+                                      hint: sym.isSection ? "declare the map without 'static' so it has a symbol" : nil)
                 } else {
                     throw LoaderError(.open, file: elf.path, at: describe, "refers to section '\(target.name)', which is neither a map, global data nor code")
                 }

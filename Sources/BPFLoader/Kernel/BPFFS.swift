@@ -36,6 +36,8 @@ public enum BPFFS {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
+            // sysfs answers mkdir with EPERM even for folders that exist, so look first.
+            if exists(current) { continue }
             switch sysMkdir(current, 0o700) {
             case .success: created.append(current)
             case .failure(let e) where e == .fileExists: continue

@@ -53,7 +53,27 @@ enum BTFMaps {
                 throw LoaderError(.open, file: path, at: "map '\(owner.name)'", "initial value in slot \(slot) is beyond max_entries \(defs[i].maxEntries)")
             }
         }
+        try checkOnlyRelocatedBytesAreSet(section: section, relocations: elf.relocations[section.index] ?? [],
+                                          symbolRange: symbolRange, path: path)
         return defs
+    }
+
+    /// A definition's bytes carry nothing the loader reads (the BTF type says it all), so a
+    /// non-zero byte outside a relocated `values` slot (e.g. `.key = (void *)1`) would be silently
+    /// dropped; refuse it, as cilium/ebpf does (its `invalid_btf_map_init` test object).
+    private static func checkOnlyRelocatedBytesAreSet(section: ELFSection, relocations: [ELFRelocation],
+                                                      symbolRange: [(name: String, start: UInt64, end: UInt64)], path: String) throws {
+        guard section.data.count == section.size else { return }   // SHT_NOBITS: all zero
+        let slots = relocations.map { $0.offset..<($0.offset + 8) }
+        for map in symbolRange {
+            let end = min(map.end, UInt64(section.data.count))
+            guard map.start < end else { continue }
+            for offset in map.start..<end where section.data[Int(offset)] != 0 && !slots.contains(where: { $0.contains(offset) }) {
+                throw LoaderError(.open, file: path, at: "map '\(map.name)'",
+                                  "its definition in '.maps' has a non-zero byte at offset \(offset - map.start); only 'values' can be initialized, with &map or &program",
+                                  hint: "declare the map without an initializer, or initialize only .values")
+            }
+        }
     }
 
     private struct Parsed {

@@ -31,6 +31,16 @@ enum LegacyMaps {
             var r = ByteReader(section.data, at: Int(sym.value))
             var fields: [UInt32] = []
             for _ in 0..<(recordSize / 4) { fields.append(r.u32()!) }
+            // Fields 0-4 are struct bpf_map_def; 5-8 are iproute2's, read only when the record is
+            // long enough to be a struct bpf_elf_map (id and pinning at least). Any other field is
+            // unknown here: refuse it unless it is zero, as libbpf 0.x and cilium/ebpf do, rather
+            // than create a map that silently lacks what the object asked for.
+            let understood = fields.count >= 7 ? 9 : 5
+            if let unknown = fields.indices.first(where: { $0 >= understood && fields[$0] != 0 }) {
+                throw LoaderError(.open, file: path, at: "map '\(sym.name)'",
+                                  "\(recordSize)-byte record in section '\(section.name)' has an unrecognized, non-zero field at byte \(unknown * 4) (value \(fields[unknown])); only struct bpf_map_def (20 bytes) and iproute2's struct bpf_elf_map (36 bytes) are understood",
+                                  hint: "the record size is the section size divided by the number of map symbols in it")
+            }
             var def = MapDefinition(name: sym.name, type: fields[0], keySize: fields[1], valueSize: fields[2],
                                     maxEntries: fields[3], flags: fields[4], origin: .declared(section: section.name))
             // iproute2's struct bpf_elf_map: id, pinning (PIN_GLOBAL_NS = 2), inner_id, inner_idx.

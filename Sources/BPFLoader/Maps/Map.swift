@@ -24,10 +24,12 @@ public final class Map: Sendable {
 
     /// Per-CPU maps return one value slot (rounded up to 8 bytes) per possible CPU.
     var valueBufferSize: Int {
+        // The size the map was created with, which fills in fd maps' sizes the object left out.
+        let valueSize = Int(MapCreator.kernelSizes(definition).value)
         if MapTypes.isPerCPU(definition.type) {
-            return ((Int(definition.valueSize) + 7) / 8 * 8) * CPUs.possible
+            return ((valueSize + 7) / 8 * 8) * CPUs.possible
         }
-        return Int(definition.valueSize)
+        return valueSize
     }
 
     /// The kernel's id for the map.

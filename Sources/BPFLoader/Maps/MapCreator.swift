@@ -38,11 +38,20 @@ struct MapCreator {
     }
 
     func create(_ def: MapDefinition) throws -> FileDescriptor {
-        var attrs = BPFCommand.MapAttributes(type: def.type, keySize: def.keySize, valueSize: def.valueSize,
+        let sizes = MapCreator.kernelSizes(def)
+        var attrs = BPFCommand.MapAttributes(type: def.type, keySize: sizes.key, valueSize: sizes.value,
                                              maxEntries: def.maxEntries, flags: def.flags, name: def.kernelName,
                                              numaNode: def.numaNode, mapExtra: def.mapExtra)
         if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0 {
             attrs.maxEntries = UInt32(CPUs.possible)
+        }
+        if MapTypes.isMapInMap(def.type) {
+            guard def.inner != nil else {
+                // The kernel needs an inner map as a template and would only answer EINVAL.
+                throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'",
+                                  "\(MapTypes.name(def.type)) map has no inner map definition to create it with",
+                                  hint: "declare it in '.maps' with __array(values, struct { ... }); legacy 'maps' records cannot name one")
+            }
         }
         var inner: FileDescriptor?
         if let innerDef = def.inner?.definition {
@@ -68,8 +77,19 @@ struct MapCreator {
         }
     }
 
+    /// Key and value sizes as the kernel is asked for them. Values of fd maps are 4-byte fds (and a
+    /// perf event array's keys are CPU indexes): objects often leave these sizes out
+    /// (`__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY)` alone, or a legacy map-in-map record), and
+    /// cilium/ebpf fills in 4 where they are 0.
+    static func kernelSizes(_ def: MapDefinition) -> (key: UInt32, value: UInt32) {
+        var (key, value) = (def.keySize, def.valueSize)
+        if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && key == 0 { key = 4 }
+        if (def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue || MapTypes.isMapInMap(def.type)) && value == 0 { value = 4 }
+        return (key, value)
+    }
+
     /// Writes a global-data map's initial bytes and freezes `.rodata`.
-    private func initialize(_ map: Map) throws {
+    func initialize(_ map: Map) throws {
         let def = map.definition
         if let data = def.initialData {
             if case .failure(let e) = BPFCommand.updateElement(map: map.fd, key: [0, 0, 0, 0], value: data) {
@@ -106,8 +126,9 @@ enum MapCompatibility {
             if pinned != wanted { diffs.append("\(what): pinned \(pinned), object wants \(wanted)") }
         }
         cmp("type", MapTypes.name(info.type), MapTypes.name(def.type))
-        cmp("key size", info.key_size, def.keySize)
-        cmp("value size", info.value_size, def.valueSize)
+        let sizes = MapCreator.kernelSizes(def)
+        cmp("key size", info.key_size, sizes.key)
+        cmp("value size", info.value_size, sizes.value)
         if !(def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0) {
             cmp("max entries", info.max_entries, def.maxEntries)
         }

@@ -66,3 +66,12 @@ enum InstructionCheck {
         return .success(LinkedProgram(instructions: code, funcInfo: Array(original.funcInfo.prefix(1)), lineInfo: [], functionStarts: [0]))
     }
 }
+
+/// Limits the kernel puts on programs, for callers that check before the kernel does.
+public enum InstructionLimits {
+    public static let kernelMaximum = InstructionCheck.kernelInstructionLimit
+
+    /// What is wrong with `code` (a split ld_imm64, a jump out of range, too many instructions),
+    /// or nil; for callers that want to name the culprit before the loader's own check.
+    public static func problem(in code: [Instruction]) -> String? { InstructionCheck.problem(in: code) }
+}

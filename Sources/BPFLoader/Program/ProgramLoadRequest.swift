@@ -1,3 +1,5 @@
+import CBPFSys
+
 /// One `BPF_PROG_LOAD`: first without a log (fast path), then, on failure, again with a verifier
 /// log that grows until the whole log fits, as libbpf and cilium/ebpf do.
 struct ProgramLoadRequest {
@@ -13,6 +15,16 @@ struct ProgramLoadRequest {
     static let maximumLogSize = 1 << 28
 
     func load(btf: BTF?) throws -> FileDescriptor {
+        if kind.needsAttachBTFID && attachBTFID == 0 {
+            // Without attach_btf_id the kernel answers EPERM or EINVAL with no log, which reads as a
+            // capability problem; the real reason is that bpfpipe does not resolve attach targets yet.
+            let target = kind.attachTarget.map { "'\($0)'" } ?? "its target"
+            let what = kind.type == BPF_PROG_TYPE_EXT.rawValue
+                ? "\(kind.typeName) (freplace) programs need the fd and BTF id of the program whose function \(target) they replace"
+                : "\(kind.typeName) programs need the BTF id of \(target) (attach_btf_id)"
+            throw LoaderError(.load, "\(what), which bpfpipe does not resolve yet",
+                              hint: "load this program with bpftool or libbpf, or turn its autoload off")
+        }
         var attrs = BPFCommand.ProgramAttributes(type: kind.type, instructions: code.instructions, license: license, name: name)
         attrs.kernelVersion = kernelVersion
         attrs.expectedAttachType = kind.expectedAttachType

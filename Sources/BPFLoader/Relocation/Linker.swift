@@ -52,6 +52,10 @@ struct Linker {
             case .functionAddress(let loc)?:
                 code[i].src = Instruction.pseudoFunc
                 code[i].immediate = Int32(try target(loc, from: i) - i - 1)
+            case .external(let name)? where insn.isPseudoCall:
+                // A BPF-to-BPF call to a function only declared here (cilium's fwd_decl object).
+                throw error(program, "instruction \(i) calls function '\(name)', which is declared but not defined in this object",
+                            hint: "define '\(name)' in the same source file; bpfpipe does not link several objects together")
             case .external(let name)?:
                 throw error(program, "instruction \(i) refers to extern '\(name)', which bpfpipe cannot resolve yet",
                             hint: ".kconfig/.ksyms externs and kfuncs are not supported in this version")
@@ -68,9 +72,25 @@ struct Linker {
             }
             i += width
         }
+        try refuseCORERelocations(program, in: order)
         let (funcInfo, lineInfo) = debugInfo(for: order, placed: placed)
         return LinkedProgram(instructions: code, funcInfo: funcInfo, lineInfo: lineInfo,
                              functionStarts: order.map { placed[$0.key]! })
+    }
+
+    /// CO-RE relocations are not applied yet. Loading the code as compiled would make it read the
+    /// compiler's guess of each field offset instead of the running kernel's, and load "fine", so
+    /// refuse the program, naming what it needs.
+    private func refuseCORERelocations(_ program: ProgramSpec, in functions: [FunctionSpec]) throws {
+        guard let ext = spec.btfExt else { return }
+        for f in functions {
+            let range = (f.start * 8)..<(f.end * 8)
+            let records = (ext.coreRelocations[f.sectionName] ?? []).filter { range.contains(Int($0.insnOffset)) }
+            guard let first = records.first else { continue }
+            let kind = first.kind.map { "\($0)" } ?? "kind \(first.rawKind)"
+            throw error(program, "function '\(f.name)' has \(records.count) CO-RE relocation(s) (first: \(kind) at instruction \(Int(first.insnOffset) / 8 - f.start)), which bpfpipe does not apply yet",
+                        hint: "CO-RE (bpf_core_read.h, BPF_CORE_READ, preserve_access_index) is not supported in this version; load it with bpftool or libbpf")
+        }
     }
 
     /// func_info and line_info records of the placed functions, moved to where each function now starts.

@@ -1,0 +1,172 @@
+import BPFLoader
+import Logging
+
+/// Runs a pipeline file's steps in order — build → open → relocate → preprocess → load → pin —
+/// logging each step and each instance as a structured record. On any failure nothing of the run
+/// stays in the kernel or in bpffs, and the previous deployment is left as it was.
+public final class PipelineRunner {
+    public enum Mode: String, Sendable {
+        /// Schema and references: builds and opens objects, configures stages; no kernel.
+        case validate
+        /// Also relocates and preprocesses (without creating maps) to show what would load.
+        case plan
+        /// Everything.
+        case run
+    }
+
+    public let spec: PipelineSpec
+    public var logger: Logger
+    public var build: BuildStep
+
+    public init(spec: PipelineSpec, logger: Logger, build: BuildStep = BuildStep()) {
+        self.spec = spec
+        self.logger = logger
+        self.build = build
+    }
+
+    public var deploymentDirectory: String { "\(spec.pinRoot)/\(spec.name)" }
+    public var sharedMapDirectory: String { "\(deploymentDirectory)/shared" }
+
+    /// Runs up to and including what `mode` asks for. The objects stay loaded (and their fds
+    /// open) as long as the returned result lives; pins keep them after that.
+    public func execute(_ mode: Mode) throws -> RunResult {
+        let plugins = PluginResolver(searchPath: spec.pluginPath, baseDirectory: spec.directory)
+        var loaded: [(entry: ObjectEntry, object: BPFObject)] = []
+        for entry in spec.objects {
+            let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
+            let obj = try timed(.open, entry.name, nil) {
+                try OpenStep(spec: spec, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
+            }
+            try timed(.preprocess, entry.name, "configured stages") { try PreprocessStep(plugins: plugins).configure(entry, object: obj) }
+            loaded.append((entry, obj))
+        }
+        if mode == .validate {
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+        }
+        for (entry, obj) in loaded {
+            try timed(.relocate, entry.name, nil) { try obj.relocate(createMaps: mode == .run) }
+            for w in obj.warnings { logger.warning("\(w)", metadata: ["step": "relocate", "object": "\(entry.name)"]) }
+            for p in obj.programs where p.autoload {
+                logger.debug("relocated", metadata: ["step": "relocate", "object": "\(entry.name)", "program": "\(p.name)",
+                                                     "insns": .stringConvertible(p.linked?.instructions.count ?? 0)])
+            }
+            try timed(.preprocess, entry.name, nil) { try obj.preprocess() }
+            for p in obj.programs where p.autoload {
+                for inst in p.instances {
+                    var meta: Logger.Metadata = ["step": "preprocess", "object": "\(entry.name)", "program": "\(p.name)",
+                                                 "instance": .stringConvertible(inst.index)]
+                    if let code = inst.code { meta["insns"] = .stringConvertible(code.instructions.count) } else { meta["skipped"] = .stringConvertible(true) }
+                    logger.info(inst.isSkipped ? "instance skipped" : "instance prepared", metadata: meta)
+                }
+            }
+        }
+        if mode == .plan {
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+        }
+        for (entry, obj) in loaded {
+            try timed(.load, entry.name, nil) {
+                try obj.loadPrograms { program, n, ns in
+                    var meta: Logger.Metadata = ["step": "load", "object": "\(entry.name)", "program": "\(program.name)",
+                                                 "instance": .stringConvertible(n), "duration_ms": .stringConvertible(Self.ms(ns))]
+                    if let code = program.instances[n].code { meta["insns"] = .stringConvertible(code.instructions.count) }
+                    if let fd = program.instances[n].fd, let info = try? ProgramKernelInfo(fd: fd) { meta["prog_id"] = .stringConvertible(info.id) }
+                    self.logger.info("instance loaded", metadata: meta)
+                }
+            }
+        }
+        let pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        let pinned = try timed(.pin, nil, nil) {
+            try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
+                var meta: Logger.Metadata = ["step": "pin", "object": "\(object)", "pin": "\(pin.path)"]
+                meta[pin.kind == .program ? "program" : "map"] = "\(name)"
+                if let n = pin.instance { meta["instance"] = .stringConvertible(n) }
+                if pin.kind == .program { meta["prog_id"] = .stringConvertible(pin.id) }
+                self.logger.info("pinned", metadata: meta)
+            }
+        }
+        var pins: [String: [PinnedObject]] = [:]
+        for p in pinned { pins[p.object] = p.pins }
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins))
+    }
+
+    private func buildOrLocate(_ entry: ObjectEntry) throws -> String {
+        switch entry.source {
+        case .path(let p):
+            let path = Paths.absolute(p, relativeTo: spec.directory)
+            guard Paths.exists(path) else { throw PipelineError(at: entry.mark, "object '\(entry.name)': file \(path) does not exist") }
+            return path
+        case .build(let b):
+            let source = Paths.absolute(b.source, relativeTo: spec.directory)
+            guard Paths.exists(source) else { throw PipelineError(at: b.mark, "object '\(entry.name)': source \(source) does not exist") }
+            for inc in b.include where !Paths.exists(Paths.absolute(inc, relativeTo: spec.directory)) {
+                throw PipelineError(at: b.mark, "object '\(entry.name)': include folder \(Paths.absolute(inc, relativeTo: spec.directory)) does not exist")
+            }
+            let out = try build.build(source: source, cflags: b.cflags, include: b.include.map { Paths.absolute($0, relativeTo: spec.directory) })
+            logger.info(out.cacheHit ? "cache hit" : "compiled", metadata: ["step": "build", "object": "\(entry.name)", "cache": "\(out.cacheHit ? "hit" : "miss")", "path": "\(out.object)"])
+            return out.object
+        }
+    }
+
+    /// Runs one step, logs its duration, and logs (then rethrows) its failure with the step named.
+    private func timed<T>(_ step: Step, _ object: String?, _ what: String?, _ body: () throws -> T) throws -> T {
+        let start = MonotonicClock.nanoseconds()
+        var meta: Logger.Metadata = ["step": "\(step.rawValue)"]
+        if let object { meta["object"] = "\(object)" }
+        do {
+            let v = try body()
+            meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
+            logger.info("\(what ?? "\(step.rawValue) done")", metadata: meta)
+            return v
+        } catch {
+            meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
+            meta["error"] = "\(error)"
+            if let e = error as? LoaderError {
+                if let log = e.verifierLog, !log.isEmpty { meta["verifier_log"] = "\(log)" }
+                if let loc = e.location { Self.describe(location: loc, into: &meta) }
+            }
+            logger.error("\(step.rawValue) failed", metadata: meta)
+            throw error
+        }
+    }
+
+    /// Pulls `program` and `instance` out of a loader error's location for the log record.
+    private static func describe(location: String, into meta: inout Logger.Metadata) {
+        let parts = location.split(separator: "'")
+        if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
+        if let r = location.firstRange(of: "instance ") {
+            let digits = location[r.upperBound...].prefix { $0.isNumber }
+            if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
+        }
+    }
+
+    static func ms(_ ns: UInt64) -> Double { Double(ns / 1000) / 1000 }
+
+    private func report(_ mode: Mode, _ loaded: [(entry: ObjectEntry, object: BPFObject)], pins: [String: [PinnedObject]]) -> RunReport {
+        RunReport(pipeline: spec.name, file: spec.file, mode: mode.rawValue, deployment: deploymentDirectory, objects: loaded.map { entry, obj in
+            let objectPins = pins[entry.name] ?? []
+            let programs = obj.programs.filter(\.autoload).map { p in
+                RunReport.ProgramReport(name: p.name, section: p.section, type: p.kind?.typeName ?? "unknown", instanceCount: p.instanceCount,
+                                        instances: p.instances.map { inst in
+                    let info = inst.fd.flatMap { try? ProgramKernelInfo(fd: $0) }
+                    let pin = objectPins.first { $0.kind == .program && $0.name == p.name && ($0.instance ?? 0) == inst.index }
+                    return RunReport.Instance(instance: inst.index, skipped: inst.isSkipped, insns: inst.code?.instructions.count,
+                                              id: info?.id, tag: info?.tag, pin: pin?.path)
+                })
+            }
+            let maps = obj.spec.maps.map { def in
+                let m = obj.map(named: def.name)
+                let pin = objectPins.first { $0.kind == .map && $0.name == def.name }?.path
+                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(def.name)" : pin,
+                                           shared: def.pinning == .byName)
+            }
+            return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps)
+        })
+    }
+}
+
+/// The outcome of a run: what was loaded (kept open while this lives) and its report.
+public struct RunResult {
+    public var mode: PipelineRunner.Mode
+    public var objects: [BPFObject]
+    public var report: RunReport
+}

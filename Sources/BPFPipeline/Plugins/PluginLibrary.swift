@@ -1,0 +1,110 @@
+import BPFLoader
+import BPFPipePluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A preprocessor plugin: a shared object exporting `bpfpipe_plugin_v1` (see bpfpipe/plugin.h),
+/// opened with dlopen and checked for the ABI version before anything of it runs.
+public final class PluginLibrary: @unchecked Sendable {
+    public let path: String
+    public let name: String
+    private let handle: UnsafeMutableRawPointer
+    private let plugin: UnsafePointer<bpfpipe_plugin>
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var path: String
+        public var message: String
+        public var description: String { "plugin \(path): \(message)" }
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        // RTLD_LOCAL keeps one plugin's symbols from satisfying another's.
+        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw Failure(path: path, message: "cannot load it as a shared object: \(why)")
+        }
+        guard let sym = dlsym(h, "bpfpipe_plugin_v1") else {
+            dlclose(h)
+            throw Failure(path: path, message: "does not export bpfpipe_plugin_v1(); build it against bpfpipe/plugin.h")
+        }
+        typealias Entry = @convention(c) () -> UnsafePointer<bpfpipe_plugin>?
+        guard let p = unsafeBitCast(sym, to: Entry.self)() else {
+            dlclose(h)
+            throw Failure(path: path, message: "bpfpipe_plugin_v1() returned NULL")
+        }
+        guard p.pointee.abi_version == UInt32(BPFPIPE_PLUGIN_ABI_VERSION) else {
+            dlclose(h)
+            throw Failure(path: path, message: "ABI version \(p.pointee.abi_version); this bpfpipe speaks version \(BPFPIPE_PLUGIN_ABI_VERSION)")
+        }
+        guard p.pointee.prep != nil else {
+            dlclose(h)
+            throw Failure(path: path, message: "has no prep function")
+        }
+        handle = h
+        plugin = p
+        name = p.pointee.name.map { String(cString: $0) } ?? path
+    }
+
+    deinit { dlclose(handle) }
+
+    /// Starts one use of the plugin with its `with:` configuration as JSON.
+    public func instantiate(configJSON: String) throws -> PluginInstance {
+        var state: UnsafeMutableRawPointer?
+        if let initFn = plugin.pointee.`init` {
+            let rc = configJSON.withCString { initFn($0, &state) }
+            if rc != 0 {
+                let detail = plugin.pointee.last_error.flatMap { $0(state) }.map { String(cString: $0) }
+                throw Failure(path: path, message: "init returned \(rc)" + (detail.map { ": \($0)" } ?? ""))
+            }
+        }
+        return PluginInstance(library: self, state: state)
+    }
+
+    fileprivate var raw: bpfpipe_plugin { plugin.pointee }
+}
+
+/// One configured use of a plugin; `fini` runs when it is released.
+public final class PluginInstance: @unchecked Sendable {
+    let library: PluginLibrary
+    private let state: UnsafeMutableRawPointer?
+
+    init(library: PluginLibrary, state: UnsafeMutableRawPointer?) {
+        self.library = library
+        self.state = state
+    }
+
+    deinit { library.raw.fini?(state) }
+
+    /// Calls `prep` for instance `n`; nil means skip. The plugin's buffer is copied and released.
+    public func prep(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
+        let raw = library.raw
+        var result = bpfpipe_prep_result(new_insn_ptr: nil, new_insn_cnt: 0)
+        let rc: Int32 = ctx.object.withCString { object in
+            ctx.program.withCString { program in
+                ctx.section.withCString { section in
+                    var info = bpfpipe_prog_info(object: object, program: program, section: section,
+                                                 prog_type: ctx.programType, instances: Int32(ctx.instances))
+                    return insns.withUnsafeBufferPointer { buf in
+                        buf.withMemoryRebound(to: bpf_insn.self) { b in
+                            raw.prep!(state, &info, Int32(ctx.instance), b.baseAddress, Int32(b.count), &result)
+                        }
+                    }
+                }
+            }
+        }
+        defer { if result.new_insn_ptr != nil { raw.release?(state, &result) } }
+        if rc != 0 {
+            let detail = raw.last_error.flatMap { $0(state) }.map { String(cString: $0) }
+            throw PluginLibrary.Failure(path: library.path, message: "prep returned \(rc) for program '\(ctx.program)' instance \(ctx.instance)" + (detail.map { ": \($0)" } ?? ""))
+        }
+        guard let ptr = result.new_insn_ptr, result.new_insn_cnt > 0 else { return nil }
+        guard result.new_insn_cnt <= Int32(InstructionLimits.kernelMaximum) else {
+            throw PluginLibrary.Failure(path: library.path, message: "prep returned \(result.new_insn_cnt) instructions for program '\(ctx.program)' instance \(ctx.instance), beyond the kernel's limit of \(InstructionLimits.kernelMaximum)")
+        }
+        return UnsafeRawPointer(ptr).withMemoryRebound(to: Instruction.self, capacity: Int(result.new_insn_cnt)) {
+            Array(UnsafeBufferPointer(start: $0, count: Int(result.new_insn_cnt)))
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import BPFLoader
+
+/// What a run loaded and pinned, written by `--report FILE` as JSON.
+public struct RunReport: Codable, Sendable {
+    public struct Instance: Codable, Sendable {
+        public var instance: Int
+        public var skipped: Bool
+        public var insns: Int?
+        public var id: UInt32?
+        public var tag: String?
+        public var pin: String?
+    }
+    public struct ProgramReport: Codable, Sendable {
+        public var name: String
+        public var section: String
+        public var type: String
+        public var instanceCount: Int
+        public var instances: [Instance]
+    }
+    public struct MapReport: Codable, Sendable {
+        public var name: String
+        public var type: String
+        public var id: UInt32?
+        public var pin: String?
+        public var shared: Bool
+    }
+    public struct ObjectReport: Codable, Sendable {
+        public var name: String
+        public var path: String
+        public var programs: [ProgramReport]
+        public var maps: [MapReport]
+    }
+    public var pipeline: String
+    public var file: String
+    public var mode: String
+    public var deployment: String
+    public var objects: [ObjectReport]
+}

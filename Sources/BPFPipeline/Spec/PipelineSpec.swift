@@ -1,0 +1,100 @@
+/// A place in a pipeline file, for error messages: `file:line:col`.
+public struct SourceMark: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A pipeline file (version 1), decoded and checked against the schema. Every entry keeps the
+/// mark of where it was written so later steps can point at it.
+public struct PipelineSpec: Sendable {
+    public var file: String
+    /// The folder the file is in; relative paths in the file are relative to it.
+    public var directory: String
+    public var version: Int
+    public var name: String
+    public var pinRoot: String
+    public var pluginPath: [String]
+    public var objects: [ObjectEntry]
+
+    public static let defaultPinRoot = "/sys/fs/bpf/bpfpipe"
+    /// Beyond this many instances of one program a file is refused (the kernel would accept more,
+    /// but a typo like 100000 should not try to load them).
+    public static let maximumInstances = 4096
+}
+
+public struct ObjectEntry: Sendable {
+    public enum Source: Sendable, Equatable {
+        /// A prebuilt object, path relative to the pipeline file.
+        case path(String)
+        case build(BuildEntry)
+    }
+    public var name: String
+    public var source: Source
+    public var maps: [String: MapEntry]
+    public var globals: [String: GlobalValue]
+    public var programs: [String: ProgramEntry]
+    public var mark: SourceMark
+}
+
+public struct BuildEntry: Sendable, Equatable {
+    public var source: String
+    public var cflags: [String]
+    public var include: [String]
+    public var mark: SourceMark
+}
+
+public struct MapEntry: Sendable, Equatable {
+    public enum Pin: String, Sendable, Equatable {
+        /// `<pin-root>/<name>/<object>/maps/<map>` (the default).
+        case object
+        /// `<pin-root>/<name>/shared/<map>`, reused across objects and runs.
+        case shared
+    }
+    public var maxEntries: UInt32?
+    public var pin: Pin
+    public var mark: SourceMark
+}
+
+/// A typed override value for a global variable; checked against the variable's BTF type later.
+public enum GlobalValue: Sendable, Equatable {
+    case integer(Int64, mark: SourceMark)
+    case bool(Bool, mark: SourceMark)
+    case string(String, mark: SourceMark)
+    case list([GlobalValue], mark: SourceMark)
+
+    public var mark: SourceMark {
+        switch self {
+        case .integer(_, let m), .bool(_, let m), .string(_, let m), .list(_, let m): m
+        }
+    }
+}
+
+public struct ProgramEntry: Sendable {
+    /// Declares the type when the section name is not libbpf's.
+    public var type: String?
+    public var instances: Int
+    /// false leaves the program out, like libbpf's autoload.
+    public var load: Bool
+    public var preprocess: [StageEntry]
+    public var mark: SourceMark
+}
+
+public struct StageEntry: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// A built-in Swift stage (`set-global`, `patch-imm`, `prologue`, `skip`).
+        case builtin(String)
+        /// A shared object: a name found on the plugin path as lib<NAME>.so, or a path to a .so.
+        case plugin(String)
+    }
+    public var kind: Kind
+    /// The `with:` mapping, kept as a YAML node so each stage can read it with marks.
+    public var with: YAMLNode?
+    public var mark: SourceMark
+}

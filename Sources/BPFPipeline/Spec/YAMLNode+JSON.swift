@@ -1,0 +1,61 @@
+/// JSON rendering, for handing a stage's `with:` to a plugin that takes JSON.
+extension YAMLNode {
+    /// Plain scalars that read as integers, booleans or null become JSON numbers, booleans and
+    /// null; every other scalar is a JSON string. Mappings become objects (keys as written),
+    /// sequences arrays. The output is compact, with no whitespace.
+    public func json() -> String {
+        var out = ""
+        appendJSON(to: &out)
+        return out
+    }
+
+    private func appendJSON(to out: inout String) {
+        switch content {
+        case .scalar(let s):
+            switch s.resolved {
+            case .null: out += "null"
+            case .bool(let b): out += b ? "true" : "false"
+            case .integer(let v?): out += String(v)
+            case .integer(nil), .float, .string: Self.appendJSONString(s.value, to: &out)
+            }
+        case .sequence(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.appendJSON(to: &out)
+            }
+            out += "]"
+        case .mapping(let pairs):
+            out += "{"
+            for (i, pair) in pairs.enumerated() {
+                if i > 0 { out += "," }
+                // JSON keys are strings; a non-scalar key (rare) is keyed by its own JSON text.
+                Self.appendJSONString(pair.key.scalar?.value ?? pair.key.json(), to: &out)
+                out += ":"
+                pair.value.appendJSON(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func appendJSONString(_ s: String, to out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            // Control characters, and the two separators JavaScript treats as line ends.
+            case _ where u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+}

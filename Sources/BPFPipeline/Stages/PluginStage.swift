@@ -1,0 +1,62 @@
+import BPFLoader
+
+/// A dlopen'd plugin as a stage: `with:` goes to the plugin's init as JSON.
+struct PluginStage: Stage {
+    let label: String
+    let instance: PluginInstance
+
+    init(_ env: StageEnvironment, library: PluginLibrary) throws {
+        label = "plugin \(library.name) (\(library.path))"
+        let json = env.entry.with?.json() ?? "{}"
+        do {
+            instance = try library.instantiate(configJSON: json)
+        } catch let e as PluginLibrary.Failure {
+            throw PipelineError(at: env.entry.mark, e.description)
+        }
+    }
+
+    func apply(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
+        try instance.prep(ctx, insns)
+    }
+}
+
+/// Finds plugins: a name is `lib<NAME>.so` on the pipeline's plugin path, then beside the
+/// bpfpipe executable (where `swift build` puts the example plugins); a name with a '/' or
+/// ending in `.so` is a path relative to the pipeline file. Each library is opened once.
+final class PluginResolver {
+    let searchPath: [String]
+    let baseDirectory: String
+    private var opened: [String: PluginLibrary] = [:]
+
+    init(searchPath: [String], baseDirectory: String) {
+        self.searchPath = searchPath
+        self.baseDirectory = baseDirectory
+    }
+
+    func library(_ name: String, at mark: SourceMark) throws -> PluginLibrary {
+        let path = try resolve(name, at: mark)
+        if let lib = opened[path] { return lib }
+        do {
+            let lib = try PluginLibrary(path: path)
+            opened[path] = lib
+            return lib
+        } catch let e as PluginLibrary.Failure {
+            throw PipelineError(at: mark, e.description)
+        }
+    }
+
+    func resolve(_ name: String, at mark: SourceMark) throws -> String {
+        if name.contains("/") || name.hasSuffix(".so") {
+            let p = Paths.absolute(name, relativeTo: baseDirectory)
+            guard Paths.exists(p) else { throw PipelineError(at: mark, "plugin file \(p) does not exist") }
+            return p
+        }
+        let candidates = searchPath.map { Paths.absolute($0, relativeTo: baseDirectory) + "/lib\(name).so" }
+            + [Paths.executableDirectory() + "/lib\(name).so"]
+        guard let found = candidates.first(where: Paths.exists) else {
+            throw PipelineError(at: mark, "plugin '\(name)' not found; looked for \(candidates.joined(separator: ", "))",
+                                hint: "build the example plugins with `swift build`, or give a path to the .so")
+        }
+        return found
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import BPFPipeline
+
+extension BPFPipeCommand {
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build, open, relocate and preprocess without loading; print what would be loaded and pinned."
+        )
+
+        @OptionGroup var options: PipelineOptions
+
+        @Flag(name: .long, help: "Print the plan as JSON.")
+        var json = false
+
+        func run() throws {
+            let result = try options.execute(.plan)
+            if json { try printJSON(result.report); return }
+            let r = result.report
+            print("pipeline \(r.pipeline) → \(r.deployment)")
+            for o in r.objects {
+                print("  object \(o.name) (\(o.path))")
+                for p in o.programs {
+                    print("    program \(p.name) [\(p.type)], \(p.instanceCount) instance(s):")
+                    for i in p.instances {
+                        let pin = "\(r.deployment)/\(o.name)/progs/\(p.name)" + (p.instanceCount > 1 ? "/\(i.instance)" : "")
+                        print(i.skipped ? "      [\(i.instance)] skipped" : "      [\(i.instance)] \(i.insns ?? 0) insns → \(pin)")
+                    }
+                }
+                for m in o.maps {
+                    let pin = m.shared ? "\(r.deployment)/shared/\(m.name)" : "\(r.deployment)/\(o.name)/maps/\(m.name.replacing(".", with: "_"))"
+                    print("    map \(m.name) [\(m.type)] → \(pin)")
+                }
+            }
+        }
+    }
+}
