@@ -52,15 +52,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Kernel gating, the descriptor lock and pin folders, shared by the test suites.
+        .target(name: "BPFTestSupport", dependencies: ["BPFLoader"], path: "Tests/BPFTestSupport"),
         .testTarget(
             name: "BPFLoaderTests",
             // bpfpipe is a dependency so the CLI tests find the built binary beside the test bundle.
-            dependencies: ["BPFLoader", "CBPFSys", "bpfpipe"],
+            dependencies: ["BPFLoader", "CBPFSys", "bpfpipe", "BPFTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "BPFPipelineTests",
-            dependencies: ["BPFPipeline", "BPFLoader", "bpfpipe", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BPFPipeline", "BPFLoader", "bpfpipe", "BPFTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             exclude: ["Pipelines"]
         ),
     ]

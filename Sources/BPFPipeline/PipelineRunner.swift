@@ -65,11 +65,11 @@ public final class PipelineRunner {
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
-                try obj.loadPrograms { program, n, ns in
+                try obj.loadPrograms { program, n, fd, ns in
                     var meta: Logger.Metadata = ["step": "load", "object": "\(entry.name)", "program": "\(program.name)",
                                                  "instance": .stringConvertible(n), "duration_ms": .stringConvertible(Self.ms(ns))]
                     if let code = program.instances[n].code { meta["insns"] = .stringConvertible(code.instructions.count) }
-                    if let fd = program.instances[n].fd, let info = try? ProgramKernelInfo(fd: fd) { meta["prog_id"] = .stringConvertible(info.id) }
+                    if let info = try? ProgramKernelInfo(fd: fd) { meta["prog_id"] = .stringConvertible(info.id) }
                     self.logger.info("instance loaded", metadata: meta)
                 }
             }

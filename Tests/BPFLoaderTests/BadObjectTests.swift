@@ -106,6 +106,7 @@ struct BadObject: CustomTestStringConvertible, Sendable {
     static let all: [BadObject] = [
         BadObject(label: "text", problem: "not an ELF file") { $0.bytes = Array("SEC(\"socket\") int f() { return 0; }\n".utf8) },
         BadObject(label: "empty", problem: "not an ELF file") { $0.bytes = [] },
+        BadObject(label: "truncated", problem: "lies outside the file") { $0.bytes.removeLast($0.bytes.count / 2) },
         BadObject(label: "x86-64", problem: "e_machine 62") { $0.write(62, at: ELFPatcher.Field.eMachine, 2) },
         BadObject(label: "elf32", problem: "not a 64-bit ELF object") { $0.bytes[ELFPatcher.Field.eiClass] = 1 },
         BadObject(label: "big-endian", problem: "big-endian") { $0.bytes[ELFPatcher.Field.eiData] = 2 },
@@ -278,43 +279,47 @@ private struct InspectLike {
     }
 }
 
-/// `bpfpipe load` on bad objects: non-zero exit, the file and the problem on stderr, nothing pinned.
-@Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel)
-struct BadObjectLoadTests {
-    static let cases = BadObject.all.filter { ["text", "empty", "x86-64", "elf32", "reloc-symbol", "reloc-offset", "code-size", "section-name"].contains($0.label) }
+extension BadObjectTests {
+    /// `bpfpipe load` on bad objects: non-zero exit, the file and the problem on stderr, nothing pinned.
+    @Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel)
+    struct Load {
+        static let cases = BadObject.all.filter {
+            ["text", "empty", "truncated", "x86-64", "elf32", "reloc-symbol", "reloc-offset", "code-size", "section-name"].contains($0.label)
+        }
 
-    @Test(arguments: cases)
-    func loadRefusesBadObjectAndPinsNothing(_ bad: BadObject) throws {
-        var image = try BadObjectTests.fixture()
-        try bad.make(&image)
-        let path = try image.save(bad.label)
-        let pins = try PinDirectory()
-        let result = try runBPFPipe(["load", path, "--pin", pins.path])
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains(path))
-        #expect(result.stderr.contains(bad.problem), "\(result.stderr)")
-        #expect(pins.contents().isEmpty)
-    }
+        @Test(arguments: cases)
+        func loadRefusesBadObjectAndPinsNothing(_ bad: BadObject) throws {
+            var image = try BadObjectTests.fixture()
+            try bad.make(&image)
+            let path = try image.save(bad.label)
+            let pins = try PinDirectory()
+            let result = try runBPFPipe(["load", path, "--pin", pins.path])
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stderr.contains(path))
+            #expect(result.stderr.contains(bad.problem), "\(result.stderr)")
+            #expect(pins.contents().isEmpty)
+        }
 
-    @Test func loadOfUndefinedExternFailsAtRelocateAndPinsNothing() throws {
-        var image = try BadObjectTests.fixture()
-        let sym = try image.symbolIndex(named: "data_var")
-        image.write(0, at: image.symbol(sym) + ELFPatcher.Field.stShndx, 2)
-        let path = try image.save("undefined-data")
-        let pins = try PinDirectory()
-        let result = try runBPFPipe(["load", path, "--pin", pins.path])
-        #expect(result.status == 1, "\(result.stderr)")
-        #expect(result.stderr.contains("\(path): relocate: "))
-        #expect(result.stderr.contains("extern 'data_var'"))
-        #expect(pins.contents().isEmpty)
-    }
+        @Test func loadOfUndefinedExternFailsAtRelocateAndPinsNothing() throws {
+            var image = try BadObjectTests.fixture()
+            let sym = try image.symbolIndex(named: "data_var")
+            image.write(0, at: image.symbol(sym) + ELFPatcher.Field.stShndx, 2)
+            let path = try image.save("undefined-data")
+            let pins = try PinDirectory()
+            let result = try runBPFPipe(["load", path, "--pin", pins.path])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("\(path): relocate: "))
+            #expect(result.stderr.contains("extern 'data_var'"))
+            #expect(pins.contents().isEmpty)
+        }
 
-    @Test func loadOfMissingFileIsInvalidInput() throws {
-        let pins = try PinDirectory()
-        let path = "\(Fixtures.outputDirectory)/no-such-object.o"
-        let result = try runBPFPipe(["load", path, "--pin", pins.path])
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("\(path): open: cannot open"))
-        #expect(pins.contents().isEmpty)
+        @Test func loadOfMissingFileIsInvalidInput() throws {
+            let pins = try PinDirectory()
+            let path = "\(Fixtures.outputDirectory)/no-such-object.o"
+            let result = try runBPFPipe(["load", path, "--pin", pins.path])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("\(path): open: cannot open"))
+            #expect(pins.contents().isEmpty)
+        }
     }
 }

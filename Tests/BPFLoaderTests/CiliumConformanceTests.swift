@@ -66,17 +66,8 @@ extension LoadOptions {
 }
 
 extension ObjectSpec {
-    func map(_ name: String) throws -> MapDefinition { try #require(maps.first { $0.name == name }, "no map '\(name)'") }
-    func program(_ name: String) throws -> ProgramSpec { try #require(programs.first { $0.name == name }, "no program '\(name)'") }
-
-    /// cilium's `RewriteConstants`: overwrites a global's initial value in its data section's map.
-    mutating func rewriteConstant(_ symbol: String, _ value: UInt32) throws {
-        let sym = try #require(elf.symbols.first { $0.name == symbol && $0.isObject }, "no global '\(symbol)'")
-        let section = elf.sections[sym.sectionIndex].name
-        let i = try #require(maps.firstIndex { $0.origin == .globalData(section: section) }, "no map for \(section)")
-        let at = Int(sym.value)
-        maps[i].initialData!.replaceSubrange(at..<at + 4, with: [UInt8].le(value))
-    }
+    func requireMap(_ name: String) throws -> MapDefinition { try #require(maps.first { $0.name == name }, "no map '\(name)'") }
+    func requireProgram(_ name: String) throws -> ProgramSpec { try #require(programs.first { $0.name == name }, "no program '\(name)'") }
 }
 
 extension BPFObject {
@@ -151,7 +142,7 @@ struct CiliumConformanceTests {
 
         func expectMap(_ n: String, type: bpf_map_type, key: UInt32, value: UInt32, max: UInt32, flags: UInt32 = 0,
                        pinning: MapPinning = .none) throws -> MapDefinition {
-            let m = try spec.map(n)
+            let m = try spec.requireMap(n)
             #expect(m.type == type.rawValue, "\(n) type")
             #expect(m.keySize == key, "\(n) key size")
             #expect(m.valueSize == value, "\(n) value size")
@@ -179,7 +170,7 @@ struct CiliumConformanceTests {
                 #expect(inner.type == BPF_MAP_TYPE_HASH.rawValue && inner.keySize == 4 && inner.valueSize == 4 && inner.maxEntries == 1)
                 #expect(m.slots.isEmpty)
             }
-            #expect(try spec.map(".rodata.test").flags == UInt32(BPF_F_RDONLY_PROG))
+            #expect(try spec.requireMap(".rodata.test").flags == UInt32(BPF_F_RDONLY_PROG))
         } else {
             #expect(!spec.maps.contains { $0.name.hasPrefix("btf_") })
         }
@@ -196,7 +187,7 @@ struct CiliumConformanceTests {
         ]
         #expect(Set(spec.programs.map(\.name)) == Set(kinds.keys))
         for (n, want) in kinds {
-            let p = try spec.program(n)
+            let p = try spec.requireProgram(n)
             #expect(p.section == want.section, "\(n) section")
             #expect(p.kind?.type == want.type?.rawValue, "\(n) kind")
             #expect(p.autoload)
@@ -206,23 +197,23 @@ struct CiliumConformanceTests {
     /// cilium (TestLoadInitializedBTFMap): one initial value each, in slot 1, naming tail_1 and inner_map.
     @Test func btfMapInitDeclaresInitialValues() throws {
         let spec = try Cilium.spec("testdata/btf_map_init-el.elf")
-        let progArray = try spec.map("prog_array_init")
+        let progArray = try spec.requireMap("prog_array_init")
         #expect(progArray.type == BPF_MAP_TYPE_PROG_ARRAY.rawValue && progArray.maxEntries == 2)
         #expect(progArray.slots == [1: .program("tail_1")])
-        let outer = try spec.map("outer_map_init")
+        let outer = try spec.requireMap("outer_map_init")
         #expect(outer.type == BPF_MAP_TYPE_ARRAY_OF_MAPS.rawValue && outer.keySize == 4 && outer.valueSize == 4 && outer.maxEntries == 2)
         #expect(outer.slots == [1: .map("inner_map")])
         let inner = try #require(outer.inner?.definition)
         #expect(inner.type == BPF_MAP_TYPE_ARRAY.rawValue && inner.keySize == 4 && inner.valueSize == 4 && inner.maxEntries == 1)
-        #expect(try spec.program("tail_1").section == "socket/tail")
-        #expect(try spec.program("tail_main").section == "socket/main")
+        #expect(try spec.requireProgram("tail_1").section == "socket/tail")
+        #expect(try spec.requireProgram("tail_main").section == "socket/main")
     }
 
     /// cilium (TestIPRoute2Compat): id, inner_id and inner_idx are 0 and pinning is PIN_GLOBAL_NS (2),
     /// which bpfpipe reads as pin-by-name (cilium's test sets PinByName by hand).
     @Test func iproute2MapIsReadWithItsPinning() throws {
         let spec = try Cilium.spec("testdata/iproute2_map_compat-el.elf")
-        let m = try spec.map("hash_map")
+        let m = try spec.requireMap("hash_map")
         #expect(m.type == BPF_MAP_TYPE_HASH.rawValue && m.keySize == 4 && m.valueSize == 8 && m.maxEntries == 2 && m.flags == 0)
         #expect(m.pinning == .byName)
         #expect(m.inner == nil)
@@ -263,11 +254,13 @@ struct CiliumConformanceKernelTests {
 
         // cilium: `have.Maps["array_of_hash_map"].InnerMap = have.Maps["hash_map"]`.
         let i = try #require(spec.maps.firstIndex { $0.name == "array_of_hash_map" })
-        spec.maps[i].inner = MapDefinition.InnerMap(try spec.map("hash_map"))
-        // cilium: RewriteConstants(arg: 1, arg2: 2) (clang-7 has them as literals already).
+        spec.maps[i].inner = MapDefinition.InnerMap(try spec.requireMap("hash_map"))
+        // cilium: RewriteConstants(arg: 1, arg2: 2), and a bogus name fails (clang-7 has no BTF;
+        // its arg and arg2 are literals already).
         if hasBTFMaps {
-            try spec.rewriteConstant("arg", 1)
-            try spec.rewriteConstant("arg2", 2)
+            try spec.setGlobal("arg", to: .integer(1))
+            try spec.setGlobal("arg2", to: .integer(2))
+            #expect(throws: GlobalOverrideError.self) { try spec.setGlobal("totallyBogus", to: .integer(1)) }
         }
         let obj = BPFObject(spec: spec, options: pins.options)
         // cilium's NewCollection skips programs of unspecified type ("static", "other" sections);
@@ -354,14 +347,16 @@ struct CiliumConformanceKernelTests {
         #expect(try map.lookup(key: .le(UInt32(1))) == [UInt8].le(UInt32(5)) + [UInt8].le(UInt32(0)))
     }
 
-    /// cilium (TestLoadRawTracepoint): loads; a test run with a one-argument context returns 0.
+    /// cilium (TestLoadRawTracepoint): loads (cilium stops there); a test run returns 0.
     @Test func rawTracepointLoads() throws {
         let obj = try BPFObject.open(path: try Cilium.path("testdata/raw_tracepoint-el.elf"), options: .noPins)
         try obj.load()
         let p = try obj.requireProgram("sched_process_exec")
         #expect(p.kind?.attachTarget == "sched_process_exec")
         #expect(try BPFCommand.programInfo(try p.fd()).get().type == BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue)
-        #expect(try BPFCommand.testRun(try p.fd(), data: [], context: [UInt8](repeating: 0, count: 8)).get().returnValue == 0)
+        // raw_tp test runs take only a context (the tracepoint's arguments) and refuse a repeat count.
+        let run = BPFCommand.testRun(try p.fd(), data: [], context: [UInt8](repeating: 0, count: 8), repeat: 0)
+        #expect(try run.get().returnValue == 0)
     }
 
     /// cilium 0.9.1 (TestStringSection) refuses references to a string section; bpfpipe maps
@@ -370,7 +365,7 @@ struct CiliumConformanceKernelTests {
     /// license changed to GPL it loads and runs.
     @Test func stringsLoadOnceLicensedGPL() throws {
         var spec = try Cilium.spec("testdata/strings-el.elf")
-        let strings = try spec.map(".rodata.str1.1")
+        let strings = try spec.requireMap(".rodata.str1.1")
         #expect(strings.flags == UInt32(BPF_F_RDONLY_PROG) && strings.freezeAfterInit)
         let text = String(decoding: strings.initialData ?? [], as: UTF8.self)
         #expect(text.contains("This string is allocated in the string section\n"))

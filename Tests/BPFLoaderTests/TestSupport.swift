@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BPFLoader
+@_exported import BPFTestSupport
 
 /// Compiles the BPF C fixtures beside this file with the toolchain's clang, once per process.
 enum Fixtures {
@@ -48,92 +49,6 @@ enum Fixtures {
 struct FixtureError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
-}
-
-/// Gates kernel tests on a capability probe. CI sets BPFPIPE_REQUIRE_KERNEL=1, which makes the
-/// tests run (and fail loudly) where the probe fails, instead of skipping silently.
-enum KernelGate {
-    static let probe: Bool = {
-        // A tiny array map: possible only with bpf() allowed and the right capabilities.
-        var attrs = BPFCommand.MapAttributes(type: 2, keySize: 4, valueSize: 4, maxEntries: 1)
-        attrs.name = "probe"
-        if case .success = BPFCommand.createMap(attrs) { return true }
-        return false
-    }()
-    static let required = ProcessInfo.processInfo.environment["BPFPIPE_REQUIRE_KERNEL"] == "1"
-    static let enabled = probe || required
-}
-
-/// Kernel tests run in parallel; a test that counts this process's open fds must run alone.
-/// Every kernel test holds this lock shared, the fd-counting ones exclusively.
-actor DescriptorLock {
-    static let shared = DescriptorLock()
-    private var readers = 0
-    private var writer = false
-    private var waiting: [(exclusive: Bool, resume: CheckedContinuation<Void, Never>)] = []
-
-    func acquire(exclusive: Bool) async {
-        if canEnter(exclusive) && waiting.isEmpty { enter(exclusive); return }
-        await withCheckedContinuation { waiting.append((exclusive, $0)) }
-    }
-
-    func release(exclusive: Bool) {
-        if exclusive { writer = false } else { readers -= 1 }
-        while let next = waiting.first, canEnter(next.exclusive) {
-            waiting.removeFirst()
-            enter(next.exclusive)
-            next.resume.resume()
-        }
-    }
-
-    private func canEnter(_ exclusive: Bool) -> Bool { exclusive ? (!writer && readers == 0) : !writer }
-    private func enter(_ exclusive: Bool) { if exclusive { writer = true } else { readers += 1 } }
-}
-
-/// `.kernel`: holds the descriptor lock shared around a suite; `.kernel(countingDescriptors: true)`
-/// holds it alone, for suites that count open fds.
-struct KernelTrait: TestTrait, SuiteTrait, TestScoping {
-    var countingDescriptors = false
-    // Applied to a suite, the lock is held once around the whole suite.
-    var isRecursive: Bool { false }
-
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        await DescriptorLock.shared.acquire(exclusive: countingDescriptors)
-        do {
-            try await function()
-        } catch {
-            await DescriptorLock.shared.release(exclusive: countingDescriptors)
-            throw error
-        }
-        await DescriptorLock.shared.release(exclusive: countingDescriptors)
-    }
-}
-
-extension Trait where Self == KernelTrait {
-    static var kernel: KernelTrait { KernelTrait() }
-    static func kernel(countingDescriptors: Bool) -> KernelTrait { KernelTrait(countingDescriptors: countingDescriptors) }
-}
-
-/// A fresh folder under /sys/fs/bpf for one test's pins, removed (with everything in it) at the end.
-final class PinDirectory {
-    let path: String
-    init(_ label: String = #function) throws {
-        try BPFFS.prepare(BPFFS.defaultMountPoint)
-        let safe = label.filter { $0.isLetter || $0.isNumber }
-        path = "\(BPFFS.defaultMountPoint)/bpfpipe-test-\(safe.prefix(40))-\(UUID().uuidString.prefix(8))"
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Every file under the folder, relative to it, sorted.
-    func contents() -> [String] {
-        guard let e = FileManager.default.enumerator(atPath: path) else { return [] }
-        return (e.allObjects as? [String] ?? []).sorted()
-    }
-}
-
-/// Number of open file descriptors of this process.
-func openFileDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
 }
 
 /// A packet big enough for any socket filter or XDP test run.

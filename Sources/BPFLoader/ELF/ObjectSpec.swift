@@ -99,10 +99,19 @@ public struct ObjectSpec: Sendable {
         return String(base.split(separator: ".", maxSplits: 1).first ?? Substring(base))
     }
 
-    /// Every `STT_FUNC` in an executable section; those outside `.text` are programs.
+    /// Every function symbol in an executable section; those outside `.text` are programs.
     private static func collectFunctions(_ elf: ELFFile) throws -> [FunctionKey: FunctionSpec] {
         var functions: [FunctionKey: FunctionSpec] = [:]
-        for sym in elf.symbols where sym.isFunction && !sym.isUndefined {
+        // Old clang (7 and earlier) tags no symbol STT_FUNC: functions are STT_NOTYPE of size 0.
+        // For such objects take NOTYPE symbols as cilium/ebpf does, leaving out the local `LBB...`
+        // basic-block labels. Objects that do tag functions keep to STT_FUNC, so labels of inline
+        // asm (NOTYPE too) never become functions.
+        let tagsFunctions = elf.symbols.contains { $0.isFunction }
+        func isFunctionStart(_ s: ELFSymbol) -> Bool {
+            if tagsFunctions { return s.isFunction }
+            return s.type == UInt8(STT_NOTYPE) && !s.name.isEmpty && !(s.binding == UInt8(STB_LOCAL) && s.name.hasPrefix("LBB"))
+        }
+        for sym in elf.symbols where isFunctionStart(sym) && !sym.isUndefined {
             guard let sec = elf.section(at: sym.sectionIndex), sec.isExecutable, sec.type == UInt32(SHT_PROGBITS) else { continue }
             guard sec.size % 8 == 0 else {
                 throw LoaderError(.open, file: elf.path, at: "section '\(sec.name)'", "code size \(sec.size) is not a multiple of 8 bytes (one instruction)")
@@ -114,7 +123,7 @@ public struct ObjectSpec: Sendable {
             var count = Int(sym.size / 8)
             if count == 0 {
                 // Hand-written assembly can leave sizes out: the function runs to the next one.
-                let next = elf.symbols.filter { $0.isFunction && $0.sectionIndex == sec.index && $0.value > sym.value }.map(\.value).min()
+                let next = elf.symbols.filter { isFunctionStart($0) && $0.sectionIndex == sec.index && $0.value > sym.value }.map(\.value).min()
                 count = Int(((next ?? UInt64(sec.size)) - sym.value) / 8)
             }
             guard count > 0 else { continue }

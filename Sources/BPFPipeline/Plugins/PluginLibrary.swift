@@ -20,8 +20,10 @@ public final class PluginLibrary: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        // RTLD_LOCAL keeps one plugin's symbols from satisfying another's.
-        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        // RTLD_LOCAL keeps one plugin's symbols from satisfying another's. RTLD_NODELETE because
+        // a plugin written in Swift registers type metadata with the runtime, and unmapping it
+        // later would leave the runtime pointing into freed memory.
+        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             let why = dlerror().map { String(cString: $0) } ?? "unknown error"
             throw Failure(path: path, message: "cannot load it as a shared object: \(why)")
         }

@@ -58,7 +58,8 @@ public struct BuildStep: Sendable {
         } catch {
             throw LoaderError(.build, file: source, "cannot create the build cache \(cacheDirectory): \(error)")
         }
-        let tmp = "\(out).tmp-\(getpid())"
+        // Unique per build, so concurrent builds of one source (threads or processes) never share it.
+        let tmp = "\(out).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let result = try runClang(flags + ["-c", source, "-o", tmp], source: source)
         guard result.status == 0 else {
             try? FileManager.default.removeItem(atPath: tmp)

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import BPFLoader
+
+/// Gates kernel tests on a capability probe. CI sets BPFPIPE_REQUIRE_KERNEL=1, which makes the
+/// tests run (and fail loudly) where the probe fails, instead of skipping silently.
+public enum KernelGate {
+    public static let probe: Bool = {
+        // A tiny array map: possible only with bpf() allowed and the right capabilities.
+        KernelProbe.canCreateMaps()
+    }()
+    public static let required = ProcessInfo.processInfo.environment["BPFPIPE_REQUIRE_KERNEL"] == "1"
+    public static let enabled = probe || required
+}
+
+/// Kernel tests run in parallel; a test that counts this process's open fds must run alone.
+/// Every kernel test holds this lock shared, the fd-counting ones exclusively.
+public actor DescriptorLock {
+    public static let shared = DescriptorLock()
+    private var readers = 0
+    private var writer = false
+    private var waiting: [(exclusive: Bool, resume: CheckedContinuation<Void, Never>)] = []
+
+    func acquire(exclusive: Bool) async {
+        if canEnter(exclusive) && waiting.isEmpty { enter(exclusive); return }
+        await withCheckedContinuation { waiting.append((exclusive, $0)) }
+    }
+
+    func release(exclusive: Bool) {
+        if exclusive { writer = false } else { readers -= 1 }
+        while let next = waiting.first, canEnter(next.exclusive) {
+            waiting.removeFirst()
+            enter(next.exclusive)
+            next.resume.resume()
+        }
+    }
+
+    private func canEnter(_ exclusive: Bool) -> Bool { exclusive ? (!writer && readers == 0) : !writer }
+    private func enter(_ exclusive: Bool) { if exclusive { writer = true } else { readers += 1 } }
+}
+
+/// `.kernel`: holds the descriptor lock shared around a suite; `.kernel(countingDescriptors: true)`
+/// holds it alone, for suites that count open fds.
+public struct KernelTrait: TestTrait, SuiteTrait, TestScoping {
+    var countingDescriptors = false
+    // Applied to a suite, the lock is held once around the whole suite.
+    public var isRecursive: Bool { false }
+
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        await DescriptorLock.shared.acquire(exclusive: countingDescriptors)
+        do {
+            try await function()
+        } catch {
+            await DescriptorLock.shared.release(exclusive: countingDescriptors)
+            throw error
+        }
+        await DescriptorLock.shared.release(exclusive: countingDescriptors)
+    }
+}
+
+extension Trait where Self == KernelTrait {
+    public static var kernel: KernelTrait { KernelTrait() }
+    public static func kernel(countingDescriptors: Bool) -> KernelTrait { KernelTrait(countingDescriptors: countingDescriptors) }
+}
+
+/// A fresh folder under /sys/fs/bpf for one test's pins, removed (with everything in it) at the end.
+public final class PinDirectory {
+    public let path: String
+    public init(_ label: String = #function) throws {
+        try BPFFS.prepare(BPFFS.defaultMountPoint)
+        let safe = label.filter { $0.isLetter || $0.isNumber }
+        path = "\(BPFFS.defaultMountPoint)/bpfpipe-test-\(safe.prefix(40))-\(UUID().uuidString.prefix(8))"
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Every file under the folder, relative to it, sorted.
+    public func contents() -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: path) else { return [] }
+        return (e.allObjects as? [String] ?? []).sorted()
+    }
+}
+
+/// Number of open file descriptors of this process.
+public func openFileDescriptorCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
