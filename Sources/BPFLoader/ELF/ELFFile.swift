@@ -126,7 +126,8 @@ struct ELFFile: Sendable {
                     let start = Int(shdr.sh_offset)
                     data = Array(raw[start..<start + Int(shdr.sh_size)])
                 }
-                // SHT_NOBITS sizes are not bounded by the file; one past Int.max would trap below.
+                // SHT_NOBITS sizes are not bounded by the file: past Int.max the conversion below
+                // traps, and a .bss becomes a map whose value size is a UInt32.
                 guard shdr.sh_size <= UInt64(UInt32.max) || shdr.sh_size <= fileSize else {
                     throw fail("section '\(name)': size \(shdr.sh_size) is implausibly large")
                 }
