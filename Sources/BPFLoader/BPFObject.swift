@@ -3,6 +3,8 @@ public struct LoadOptions: Sendable {
     /// Where maps declared `pinning: LIBBPF_PIN_BY_NAME` are reused from and pinned to; nil turns
     /// that off.
     public var pinMapsByNameDirectory: String? = BPFFS.defaultMountPoint
+    /// What CO-RE relocations resolve against; nil means the running kernel's BTF.
+    public var coreTarget: CORETarget? = nil
     public init() {}
 }
 
@@ -15,6 +17,8 @@ public final class BPFObject {
     public private(set) var btfFD: FileDescriptor?
     /// Per-instance copies of global-data maps (see `instanceCopy(of:setTo:)`).
     var instanceMaps: [Map] = []
+    /// By-name pins this object made for maps it created; removed again if the load fails.
+    public private(set) var newByNamePins: [String] = []
     /// Things that did not stop the load but that a user may want to know (BTF refused, ...).
     public private(set) var warnings: [String] = []
     public var options: LoadOptions
@@ -78,9 +82,10 @@ public final class BPFObject {
                 }
             }
             maps = try MapCreator(spec: spec, btfFD: btfFD, byNameDirectory: options.pinMapsByNameDirectory).createAll()
+            newByNamePins = try pinNewByNameMaps()
         }
         let fds = maps.map(\.fd.rawValue)
-        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 })
+        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 }, coreTarget: options.coreTarget)
         for p in programs where p.autoload {
             p.linked = try linker.link(p.spec)
         }
@@ -108,16 +113,24 @@ public final class BPFObject {
         }
     }
 
-    /// relocate → preprocess → load. On failure nothing of this object stays in the kernel.
+    /// relocate → preprocess → load. On failure nothing of this object stays in the kernel or
+    /// in bpffs.
     public func load() throws {
         do {
             try relocate()
             try preprocess()
             try loadPrograms()
         } catch {
+            removeNewByNamePins()
             unload()
             throw error
         }
+    }
+
+    /// Undoes the by-name pins this object made (for a run that failed after relocation).
+    public func removeNewByNamePins() {
+        for p in newByNamePins.reversed() { BPFFS.remove(p) }
+        newByNamePins = []
     }
 
     /// Closes every program instance, map and the BTF fd.

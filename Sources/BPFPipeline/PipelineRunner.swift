@@ -4,7 +4,7 @@ import Logging
 /// Runs a pipeline file's steps in order — build → open → relocate → preprocess → load → pin —
 /// logging each step and each instance as a structured record. On any failure nothing of the run
 /// stays in the kernel or in bpffs, and the previous deployment is left as it was.
-public final class PipelineRunner {
+public struct PipelineRunner {
     public enum Mode: String, Sendable {
         /// Schema and references: builds and opens objects, configures stages; no kernel.
         case validate
@@ -17,6 +17,8 @@ public final class PipelineRunner {
     public let spec: PipelineSpec
     public var logger: Logger
     public var build: BuildStep
+    /// Accept objects and plugins in places others can write to (off by default).
+    public var allowUnsafePaths = false
 
     public init(spec: PipelineSpec, logger: Logger, build: BuildStep = BuildStep()) {
         self.spec = spec
@@ -30,15 +32,30 @@ public final class PipelineRunner {
     /// Runs up to and including what `mode` asks for. The objects stay loaded (and their fds
     /// open) as long as the returned result lives; pins keep them after that.
     public func execute(_ mode: Mode) throws -> RunResult {
-        let plugins = PluginResolver(searchPath: spec.pluginPath, baseDirectory: spec.directory)
+        var opened: [BPFObject] = []
+        do {
+            return try execute(mode, opened: &opened)
+        } catch {
+            // Shared maps are pinned by name as they are created; a failed run takes them back.
+            for obj in opened { obj.removeNewByNamePins() }
+            throw error
+        }
+    }
+
+    private func execute(_ mode: Mode, opened: inout [BPFObject]) throws -> RunResult {
+        let plugins = PluginResolver(searchPath: spec.pluginPath, baseDirectory: spec.directory, allowUnsafePaths: allowUnsafePaths)
+        if let link = PathSafety.symlinkComponent(deploymentDirectory) {
+            throw PipelineError(mark: nil, file: spec.file, message: "pin path \(deploymentDirectory) goes through the symbolic link \(link); pins must stay under the pin root")
+        }
         var loaded: [(entry: ObjectEntry, object: BPFObject)] = []
         for entry in spec.objects {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
             let obj = try timed(.open, entry.name, nil) {
-                try OpenStep(spec: spec, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
+                try OpenStep(spec: spec, deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
             }
             try timed(.preprocess, entry.name, "configured stages") { try PreprocessStep(plugins: plugins).configure(entry, object: obj) }
             loaded.append((entry, obj))
+            opened.append(obj)
         }
         if mode == .validate {
             return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
@@ -94,10 +111,12 @@ public final class PipelineRunner {
         case .path(let p):
             let path = Paths.absolute(p, relativeTo: spec.directory)
             guard Paths.exists(path) else { throw PipelineError(at: entry.mark, "object '\(entry.name)': file \(path) does not exist") }
+            try checkSafe(path, at: entry.mark, what: "object '\(entry.name)'")
             return path
         case .build(let b):
             let source = Paths.absolute(b.source, relativeTo: spec.directory)
             guard Paths.exists(source) else { throw PipelineError(at: b.mark, "object '\(entry.name)': source \(source) does not exist") }
+            try checkSafe(source, at: b.mark, what: "object '\(entry.name)'")
             for inc in b.include where !Paths.exists(Paths.absolute(inc, relativeTo: spec.directory)) {
                 throw PipelineError(at: b.mark, "object '\(entry.name)': include folder \(Paths.absolute(inc, relativeTo: spec.directory)) does not exist")
             }
@@ -105,6 +124,11 @@ public final class PipelineRunner {
             logger.info(out.cacheHit ? "cache hit" : "compiled", metadata: ["step": "build", "object": "\(entry.name)", "cache": "\(out.cacheHit ? "hit" : "miss")", "path": "\(out.object)"])
             return out.object
         }
+    }
+
+    private func checkSafe(_ path: String, at mark: SourceMark, what: String) throws {
+        guard !allowUnsafePaths, let why = PathSafety.unsafeReason(path) else { return }
+        throw PipelineError(at: mark, "\(what): refusing \(why)", hint: "fix the permissions, or pass --allow-unsafe-paths")
     }
 
     /// Runs one step, logs its duration, and logs (then rethrows) its failure with the step named.
@@ -156,7 +180,7 @@ public final class PipelineRunner {
             let maps = obj.spec.maps.map { def in
                 let m = obj.map(named: def.name)
                 let pin = objectPins.first { $0.kind == .map && $0.name == def.name }?.path
-                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(def.name)" : pin,
+                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(PinNames.file(def.name))" : pin,
                                            shared: def.pinning == .byName)
             }
             return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps)

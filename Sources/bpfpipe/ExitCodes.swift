@@ -12,7 +12,9 @@ enum ExitCodes {
 
     /// Environment problems (permissions, no bpffs) get 3 so a CI step can tell them from a bad object.
     static func code(for error: LoaderError) -> ExitCode {
-        if let e = error.errno, e == .operationNotPermitted || e == .permissionDenied { return environment }
+        // EPERM is the kernel saying "not allowed" (capabilities); the verifier's own refusals
+        // come back as EACCES or EINVAL and are a failed step.
+        if let e = error.errno, e == .operationNotPermitted { return environment }
         if error.message.contains("BPF filesystem") || error.message.contains("bpffs") { return environment }
         if error.step == .open { return invalidInput }
         return stepFailed

@@ -52,7 +52,14 @@ extension BPFPipeCommand {
                 }
                 try BPFFS.prepare(pin)
                 try obj.load()
-                let pinned = try obj.pin(to: pin)
+                let pinned: [PinnedObject]
+                do {
+                    pinned = try obj.pin(to: pin)
+                } catch {
+                    // Maps pinned by name at load time go too: nothing of a failed load stays.
+                    obj.removeNewByNamePins()
+                    throw error
+                }
                 for w in obj.warnings { printError("warning: \(w)") }
                 if output.json {
                     try printJSON(LoadReport(object: object, pinned: pinned))

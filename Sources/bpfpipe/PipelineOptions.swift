@@ -27,9 +27,14 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .long, help: "Write a JSON report of what was loaded and pinned to this file.")
     var report: String?
 
-    func makeLogger() -> Logger {
+    @Flag(name: .customLong("allow-unsafe-paths"), help: "Accept objects and plugins that others could have replaced (world-writable files or folders).")
+    var allowUnsafePaths = false
+
+    @OptionGroup var locking: LockOptions
+
+    func makeLogger(quiet: Bool = false) -> Logger {
         let format = logFormat
-        let level: Logger.Level = verbose ? .debug : .info
+        let level: Logger.Level = quiet ? .error : (verbose ? .debug : .info)
         var logger = Logger(label: "bpfpipe") { _ in
             format == .json ? JSONLogHandler() as LogHandler : TextLogHandler() as LogHandler
         }
@@ -39,19 +44,25 @@ struct PipelineOptions: ParsableArguments {
 
     /// Decodes the file, runs the steps `mode` asks for, writes the report; maps failures to the
     /// documented exit codes.
-    func execute(_ mode: PipelineRunner.Mode) throws -> RunResult {
-        let logger = makeLogger()
+    func execute(_ mode: PipelineRunner.Mode, quiet: Bool = false) throws -> RunResult {
+        let logger = makeLogger(quiet: quiet)
         do {
             let spec = try PipelineDecoder.decode(file: file)
             if mode == .run { try Environment.checkCanLoad(pinRoot: spec.pinRoot) }
-            let runner = PipelineRunner(spec: spec, logger: logger,
+            var runner = PipelineRunner(spec: spec, logger: logger,
                                         build: BuildStep(clang: clang, cacheDirectory: cacheDir ?? BuildStep.defaultCacheDirectory))
+            runner.allowUnsafePaths = allowUnsafePaths
+            let lock = mode == .run ? try locking.acquire(runner.deploymentDirectory) : nil
             let result = try runner.execute(mode)
+            withExtendedLifetime(lock) {}
             if let report { try writeJSON(result.report, to: report) }
             return result
         } catch let e as PipelineError {
             printError("error: \(e)")
             throw ExitCodes.invalidInput
+        } catch let e as DeploymentLock.Timeout {
+            printError("error: \(e)")
+            throw ExitCodes.environment
         } catch let e as EnvironmentError {
             printError("error: \(e)")
             throw ExitCodes.environment
@@ -60,5 +71,34 @@ struct PipelineOptions: ParsableArguments {
         } catch {
             throw fail(error)
         }
+    }
+}
+
+/// `--lock-timeout`, shared by the commands that change a deployment.
+struct LockOptions: ParsableArguments {
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another run on the same deployment to finish (default 60).")
+    var lockTimeout: Double = 60
+
+    func acquire(_ deployment: String) throws -> DeploymentLock {
+        do {
+            return try DeploymentLock(deployment: deployment, timeout: lockTimeout)
+        } catch let e as DeploymentLock.Timeout {
+            printError("error: \(e)")
+            throw ExitCodes.environment
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Decodes a pipeline file or exits 2 with its `file:line:col` error.
+func decodeOrExit(_ file: String) throws -> PipelineSpec {
+    do {
+        return try PipelineDecoder.decode(file: file)
+    } catch let e as PipelineError {
+        printError("error: \(e)")
+        throw ExitCodes.invalidInput
+    } catch {
+        throw fail(error)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLoader
 import BPFPipeline
 
 extension BPFPipeCommand {
@@ -22,12 +23,12 @@ extension BPFPipeCommand {
                 for p in o.programs {
                     print("    program \(p.name) [\(p.type)], \(p.instanceCount) instance(s):")
                     for i in p.instances {
-                        let pin = "\(r.deployment)/\(o.name)/progs/\(p.name)" + (p.instanceCount > 1 ? "/\(i.instance)" : "")
+                        let pin = "\(r.deployment)/\(o.name)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(i.instance)" : "")
                         print(i.skipped ? "      [\(i.instance)] skipped" : "      [\(i.instance)] \(i.insns ?? 0) insns → \(pin)")
                     }
                 }
                 for m in o.maps {
-                    let pin = m.shared ? "\(r.deployment)/shared/\(m.name)" : "\(r.deployment)/\(o.name)/maps/\(m.name.replacing(".", with: "_"))"
+                    let pin = m.shared ? "\(r.deployment)/shared/\(PinNames.file(m.name))" : "\(r.deployment)/\(o.name)/maps/\(PinNames.file(m.name))"
                     print("    map \(m.name) [\(m.type)] → \(pin)")
                 }
             }

@@ -4,8 +4,8 @@
  *     cc -shared -fPIC -I<bpfpipe>/Sources/BPFPipePluginABI/include maskimm.c -o libmaskimm.so
  *
  * Instance n replaces the marker immediate 0x0badcafe with (n << shift). With
- * `with: { shift: 4 }` instance 3 returns 48. Instance numbers listed in `skip` are skipped by
- * returning no instructions, as the seed allowed.
+ * `with: { shift: 4 }` instance 3 returns 48. The setting is kept in a global because this
+ * plugin has nothing per-use to remember; plugins with real state use init's state pointer.
  */
 #include <bpfpipe/plugin.h>
 #include <stdlib.h>

@@ -254,3 +254,4 @@ func cString(_ bytes: [UInt8]) -> String {
     let end = bytes.firstIndex(of: 0) ?? bytes.count
     return String(decoding: bytes[..<end], as: UTF8.self)
 }
+

@@ -63,6 +63,14 @@ public enum BPFFS {
         return p
     }
 
+    /// Opens a pinned program or map (BPF_OBJ_GET).
+    public static func openPinned(_ path: String) throws -> FileDescriptor {
+        switch BPFCommand.get(pinned: path) {
+        case .success(let fd): return fd
+        case .failure(let e): throw LoaderError(.pin, at: path, "cannot open pin", errno: e)
+        }
+    }
+
     /// Removes a pin or an empty directory.
     static func remove(_ path: String) {
         if case .failure = sysUnlink(path) { _ = sysRmdir(path) }

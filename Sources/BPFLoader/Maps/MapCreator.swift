@@ -19,22 +19,35 @@ struct MapCreator {
     }
 
     private func createOrReuse(_ def: MapDefinition) throws -> Map {
-        if def.pinning == .byName, let dir = byNameDirectory {
-            let path = "\(dir)/\(def.name)"
-            switch BPFCommand.get(pinned: path) {
+        if let reuse = reuseCandidate(def) {
+            switch BPFCommand.get(pinned: reuse.path) {
             case .success(let fd):
-                try MapCompatibility.check(existing: fd, against: def, path: path, object: spec.path)
-                return Map(definition: def, fd: fd, reusedFrom: path)
+                do {
+                    try MapCompatibility.check(existing: fd, against: def, path: reuse.path, object: spec.path)
+                    return Map(definition: def, fd: fd, reusedFrom: reuse.path)
+                } catch let e as LoaderError where reuse.recreateOnMismatch {
+                    // The pipeline asked for a fresh map over a refusal: the old contents go.
+                    _ = e
+                }
             case .failure(let e) where e == .noSuchFile:
                 break
             case .failure(let e):
-                throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'", "cannot open pinned map \(path)", errno: e)
+                throw LoaderError(.relocate, file: spec.path, at: "map '\(def.name)'", "cannot open pinned map \(reuse.path)", errno: e)
             }
         }
         let fd = try create(def)
         let map = Map(definition: def, fd: fd)
         try initialize(map)
         return map
+    }
+
+    /// A kept map's earlier pin, or the by-name pin of a `LIBBPF_PIN_BY_NAME` map.
+    private func reuseCandidate(_ def: MapDefinition) -> MapReuse? {
+        if let r = def.reuse { return r }
+        if def.pinning == .byName, let dir = byNameDirectory {
+            return MapReuse(path: "\(dir)/\(PinNames.file(def.name))", recreateOnMismatch: false)
+        }
+        return nil
     }
 
     func create(_ def: MapDefinition) throws -> FileDescriptor {

@@ -5,6 +5,17 @@ public enum MapPinning: Sendable, Equatable {
     case byName
 }
 
+/// Where an earlier map may be reused from, and what to do when it no longer matches.
+public struct MapReuse: Sendable, Equatable {
+    public var path: String
+    /// On a definition mismatch: create a new map (true) or refuse with the differences (false).
+    public var recreateOnMismatch: Bool
+    public init(path: String, recreateOnMismatch: Bool) {
+        self.path = path
+        self.recreateOnMismatch = recreateOnMismatch
+    }
+}
+
 /// What goes into one slot of a map-in-map or program array when the object is loaded.
 public enum MapSlotValue: Sendable, Equatable {
     case map(String)
@@ -43,6 +54,8 @@ public struct MapDefinition: Sendable, Equatable {
     public var initialData: [UInt8]?
     /// `.rodata`: frozen after it is written, so the verifier can treat it as constants.
     public var freezeAfterInit: Bool = false
+    /// Reuse the map pinned here (a kept map of an earlier deployment) when it is compatible.
+    public var reuse: MapReuse?
 
     /// Boxed so `MapDefinition` can nest one level without being recursive in storage.
     public final class InnerMap: Sendable, Equatable {

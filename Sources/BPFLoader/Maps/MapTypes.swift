@@ -1,19 +1,19 @@
 import CBPFSys
 
 /// Facts about map types the loader needs when creating and filling maps.
-enum MapTypes {
-    static func isPerCPU(_ t: UInt32) -> Bool {
+public enum MapTypes {
+    public static func isPerCPU(_ t: UInt32) -> Bool {
         [BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH,
          BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE].map(\.rawValue).contains(t)
     }
 
-    static func isMapInMap(_ t: UInt32) -> Bool {
+    public static func isMapInMap(_ t: UInt32) -> Bool {
         t == BPF_MAP_TYPE_ARRAY_OF_MAPS.rawValue || t == BPF_MAP_TYPE_HASH_OF_MAPS.rawValue
     }
 
-    static func isProgramArray(_ t: UInt32) -> Bool { t == BPF_MAP_TYPE_PROG_ARRAY.rawValue }
+    public static func isProgramArray(_ t: UInt32) -> Bool { t == BPF_MAP_TYPE_PROG_ARRAY.rawValue }
 
-    static func name(_ t: UInt32) -> String {
+    public static func name(_ t: UInt32) -> String {
         let names = ["unspec", "hash", "array", "prog_array", "perf_event_array", "percpu_hash", "percpu_array",
                      "stack_trace", "cgroup_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "array_of_maps",
                      "hash_of_maps", "devmap", "sockmap", "cpumap", "xskmap", "sockhash", "cgroup_storage",

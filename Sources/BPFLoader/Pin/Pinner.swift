@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One pin made by `BPFObject.pin(to:)`.
 public struct PinnedObject: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable { case program, map }
@@ -12,7 +16,7 @@ public struct PinnedObject: Sendable, Codable, Equatable {
 extension BPFObject {
     /// Pins every loaded instance and every map under `directory`:
     /// `progs/<program>` (or `progs/<program>/<n>` per instance), `maps/<map>` ('.' → '_').
-    /// New `pinning: LIBBPF_PIN_BY_NAME` maps are also pinned in the by-name directory.
+    /// (`pinning: LIBBPF_PIN_BY_NAME` maps were already pinned by name when they were created.)
     /// All or nothing: on failure, every pin and directory this call made is removed.
     public func pin(to directory: String) throws -> [PinnedObject] {
         var made: [String] = []   // pins and directories, in creation order
@@ -31,8 +35,10 @@ extension BPFObject {
             let loaded = programs.filter(\.isLoaded)
             if !loaded.isEmpty { try mkdirs(directory + "/progs") }
             for p in loaded {
-                let base = "\(directory)/progs/\(p.name)"
+                let base = "\(directory)/progs/\(PinNames.file(p.name))"
                 if p.instanceCount == 1 {
+                    // A single instance its preprocessor skipped has nothing to pin.
+                    guard p.instances.first?.fd != nil else { continue }
                     let fd = try p.fd()
                     try pin(fd, base)
                     result.append(PinnedObject(kind: .program, name: p.name, path: base, id: programID(fd)))
@@ -48,14 +54,9 @@ extension BPFObject {
             }
             if !maps.isEmpty { try mkdirs(directory + "/maps") }
             for m in maps {
-                let path = "\(directory)/maps/\(m.name.replacingDots())"
+                let path = "\(directory)/maps/\(PinNames.file(m.name))"
                 try pin(m.fd, path)
                 result.append(PinnedObject(kind: .map, name: m.name, path: path, id: m.id))
-                if m.definition.pinning == .byName, m.reusedFrom == nil, let dir = options.pinMapsByNameDirectory {
-                    try BPFFS.prepare(dir)
-                    try mkdirs(dir)
-                    try pin(m.fd, "\(dir)/\(m.name)")
-                }
             }
         } catch {
             for p in made.reversed() { BPFFS.remove(p) }
@@ -69,6 +70,51 @@ extension BPFObject {
     }
 }
 
-extension String {
-    func replacingDots() -> String { String(map { $0 == "." ? "_" : $0 }) }
+/// How names from an object become file names in bpffs.
+public enum PinNames {
+    /// bpffs refuses '.' in names, and a name from the object must never become a path of its
+    /// own ('/', '..'): anything but letters, digits, '_' and '-' becomes '_'.
+    public static func file(_ name: String) -> String {
+        let mapped = String(name.unicodeScalars.map { s -> Character in
+            (("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "_" || s == "-") ? Character(s) : "_"
+        })
+        return mapped.isEmpty ? "_" : mapped
+    }
+}
+
+extension BPFObject {
+    /// Pins the `LIBBPF_PIN_BY_NAME` maps this object created (not reused) at the by-name folder
+    /// right away, as libbpf does, so the next object of the same run reuses them instead of
+    /// creating its own. Returns the pins made; `removePins` undoes them when the run fails.
+    func pinNewByNameMaps() throws -> [String] {
+        guard let dir = options.pinMapsByNameDirectory else { return [] }
+        var made: [String] = []
+        do {
+            for m in maps where m.definition.pinning == .byName && m.reusedFrom == nil {
+                if made.isEmpty {
+                    try BPFFS.prepare(dir, step: .relocate)
+                    try BPFFS.makeDirectories(dir, step: .relocate)
+                }
+                let final = "\(dir)/\(PinNames.file(m.name))"
+                let target = BPFFS.exists(final) ? "\(final)_new_\(getpid())" : final
+                if case .failure(let e) = BPFCommand.pin(m.fd, at: target) {
+                    throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot pin at \(target)", errno: e)
+                }
+                if target != final {
+                    // A kept map recreated after a definition change: the new map takes the old
+                    // one's place in one rename, so the name never points nowhere.
+                    if case .failure(let e) = sysRename(target, final) {
+                        BPFFS.remove(target)
+                        throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot replace \(final)", errno: e)
+                    }
+                } else {
+                    made.append(final)
+                }
+            }
+        } catch {
+            for p in made.reversed() { BPFFS.remove(p) }
+            throw error
+        }
+        return made
+    }
 }

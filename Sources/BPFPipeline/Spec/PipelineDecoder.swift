@@ -118,7 +118,7 @@ public enum PipelineDecoder {
     private static func mapEntry(_ node: YAMLNode, key: YAMLNode) throws -> MapEntry {
         var entry = MapEntry(maxEntries: nil, pin: .object, mark: key.mark)
         if node.isNull { return entry }
-        let fields = try MappingFields(node, what: "map '\(key.scalar?.value ?? "")'", known: ["max-entries", "pin"])
+        let fields = try MappingFields(node, what: "map '\(key.scalar?.value ?? "")'", known: ["max-entries", "pin", "keep", "on-mismatch"])
         if let n = fields.optional("max-entries") {
             let value = try MappingFields.naming("max-entries") { try n.int() }
             guard value >= 1, value <= Int64(UInt32.max) else {
@@ -133,6 +133,19 @@ public enum PipelineDecoder {
                                     hint: "'object' pins under the object's folder; 'shared' lets objects and runs reuse the map")
             }
             entry.pin = pin
+        }
+        if let k = fields.optional("keep") {
+            entry.keep = try MappingFields.naming("keep") { try k.bool() }
+        }
+        if let m = fields.optional("on-mismatch") {
+            let text = try MappingFields.naming("on-mismatch") { try m.string() }
+            guard let choice = MapEntry.OnMismatch(rawValue: text) else {
+                throw PipelineError(at: m.mark, "'on-mismatch' must be 'refuse' or 'recreate', found '\(text)'")
+            }
+            guard entry.isKept else {
+                throw PipelineError(at: m.mark, "'on-mismatch' only applies to kept maps", hint: "add 'keep: true' or 'pin: shared'")
+            }
+            entry.onMismatch = choice
         }
         return entry
     }

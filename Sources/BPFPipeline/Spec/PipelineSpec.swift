@@ -57,9 +57,22 @@ public struct MapEntry: Sendable, Equatable {
         /// `<pin-root>/<name>/shared/<map>`, reused across objects and runs.
         case shared
     }
+    /// What a redeploy does when a kept map's definition changed.
+    public enum OnMismatch: String, Sendable, Equatable {
+        /// Refuse the run, listing the differences (the default).
+        case refuse
+        /// Create the map anew; its old contents are lost.
+        case recreate
+    }
     public var maxEntries: UInt32?
     public var pin: Pin
     public var mark: SourceMark
+    /// Keep the map's contents across redeploys (implied by `pin: shared`).
+    public var keep: Bool = false
+    public var onMismatch: OnMismatch = .refuse
+
+    /// Whether a redeploy reuses the pinned map instead of creating a new one.
+    public var isKept: Bool { keep || pin == .shared }
 }
 
 /// A typed override value for a global variable; checked against the variable's BTF type later.

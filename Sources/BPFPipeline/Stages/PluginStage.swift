@@ -11,7 +11,8 @@ struct PluginStage: Stage {
         do {
             instance = try library.instantiate(configJSON: json)
         } catch let e as PluginLibrary.Failure {
-            throw PipelineError(at: env.entry.mark, e.description)
+            // One plugin may serve several programs, each with its own `with:`; say whose failed.
+            throw PipelineError(at: env.entry.mark, "program '\(env.program)': \(e.description)")
         }
     }
 
@@ -26,16 +27,21 @@ struct PluginStage: Stage {
 final class PluginResolver {
     let searchPath: [String]
     let baseDirectory: String
+    let allowUnsafePaths: Bool
     private var opened: [String: PluginLibrary] = [:]
 
-    init(searchPath: [String], baseDirectory: String) {
+    init(searchPath: [String], baseDirectory: String, allowUnsafePaths: Bool = false) {
         self.searchPath = searchPath
         self.baseDirectory = baseDirectory
+        self.allowUnsafePaths = allowUnsafePaths
     }
 
     func library(_ name: String, at mark: SourceMark) throws -> PluginLibrary {
         let path = try resolve(name, at: mark)
         if let lib = opened[path] { return lib }
+        if !allowUnsafePaths, let why = PathSafety.unsafeReason(path) {
+            throw PipelineError(at: mark, "plugin '\(name)': refusing \(why)", hint: "fix the permissions, or pass --allow-unsafe-paths")
+        }
         do {
             let lib = try PluginLibrary(path: path)
             opened[path] = lib

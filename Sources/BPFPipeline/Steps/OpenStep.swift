@@ -4,6 +4,7 @@ import BPFLoader
 /// map sizes, shared pins, typed globals, program types and autoload.
 struct OpenStep {
     let spec: PipelineSpec
+    let deploymentDirectory: String
     let sharedMapDirectory: String
 
     func open(_ entry: ObjectEntry, objectPath: String) throws -> BPFObject {
@@ -15,9 +16,21 @@ struct OpenStep {
                 throw PipelineError(at: m.mark, "object '\(entry.name)' has no map '\(name)'",
                                     hint: "its maps: \(obj.spec.maps.map(\.name).joined(separator: ", "))")
             }
+            let definition = obj.spec.maps.first { $0.name == name }!
+            if m.isKept && MapTypes.isProgramArray(definition.type) {
+                // A kept program array would mix the previous deployment's programs into the new
+                // deployment's tail calls.
+                throw PipelineError(at: m.mark, "map '\(name)' is a program array, which is never kept across deployments",
+                                    hint: "remove 'keep'/'pin: shared' from it")
+            }
             try obj.updateMapDefinition(name) { def in
                 if let n = m.maxEntries { def.maxEntries = n }
                 if m.pin == .shared { def.pinning = .byName }
+                if m.isKept {
+                    let previous = m.pin == .shared ? "\(sharedMapDirectory)/\(PinNames.file(name))"
+                        : "\(deploymentDirectory)/\(entry.name)/maps/\(PinNames.file(name))"
+                    def.reuse = MapReuse(path: previous, recreateOnMismatch: m.onMismatch == .recreate)
+                }
             }
         }
         for (name, value) in entry.globals.sorted(by: { $0.key < $1.key }) {

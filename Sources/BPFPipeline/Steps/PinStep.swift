@@ -7,7 +7,7 @@ import Glibc
 /// Pins every object of a run so that the deployment changes whole or not at all: each object is
 /// pinned into a staging folder first; only when all are pinned is each moved into place with
 /// rename(2) (which bpffs supports), replacing the previous deployment's folder. On failure the
-/// staging folder and any shared-map pins this run made are removed.
+/// folders already swapped are swapped back and the staging folder is removed.
 struct PinStep {
     let deploymentDirectory: String   // <pin-root>/<name>
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
@@ -21,6 +21,7 @@ struct PinStep {
         // bpffs refuses names with dots, so the staging folder is marked with underscores.
         let staging = "\(deploymentDirectory)/_staging_\(getpid())"
         var result: [Pinned] = []
+        var swapped: [(final: String, previous: String?)] = []
         do {
             try BPFFS.prepare(deploymentDirectory)
             try BPFFS.makeDirectories(staging)
@@ -30,14 +31,21 @@ struct PinStep {
             }
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
+                var previous: String?
                 if Paths.exists(final) {
-                    try move(final, to: "\(staging)/_previous_\(name)")
+                    previous = "\(staging)/_previous_\(name)"
+                    try move(final, to: previous!)
                 }
+                swapped.append((final, previous))
                 try move("\(staging)/\(name)", to: final)
             }
         } catch {
+            // Put back every object folder already swapped, newest first, then drop the staging.
+            for s in swapped.reversed() {
+                if Paths.exists(s.final), let name = s.final.split(separator: "/").last { _ = rename(s.final, "\(staging)/_failed_\(name)") }
+                if let previous = s.previous { _ = rename(previous, s.final) }
+            }
             removeTree(staging)
-            for (_, obj) in objects { removeNewSharedPins(obj) }
             throw error
         }
         removeTree(staging)
@@ -53,12 +61,6 @@ struct PinStep {
     private func move(_ from: String, to: String) throws {
         guard rename(from, to) == 0 else {
             throw LoaderError(.pin, at: from, "cannot move to \(to): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    private func removeNewSharedPins(_ obj: BPFObject) {
-        for m in obj.maps where m.definition.pinning == .byName && m.reusedFrom == nil {
-            _ = unlink("\(sharedMapDirectory)/\(m.name)")
         }
     }
 

@@ -1,0 +1,32 @@
+import ArgumentParser
+import BPFPipeline
+
+extension BPFPipeCommand {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare what a pipeline declares with what is pinned: missing, extra and stale programs.",
+            discussion: "Exits 0 only when they match, 1 when they differ."
+        )
+
+        @OptionGroup var options: PipelineOptions
+
+        @Flag(name: .long, help: "Print the comparison as JSON.")
+        var json = false
+
+        func run() throws {
+            let plan = try options.execute(.plan, quiet: true)
+            let spec = try decodeOrExit(options.file)
+            let status: Deployment.Status
+            do { status = try Deployment(spec: spec).status(plan: plan) } catch { throw fail(error) }
+            if json {
+                try printJSON(status)
+            } else {
+                for p in status.missing { print("missing  \(p)") }
+                for p in status.extra { print("extra    \(p)") }
+                for s in status.stale { print("stale    \(s.pin) (pinned tag \(s.pinnedTag), file gives \(s.expectedTag))") }
+                print(status.matches ? "\(status.deployment): up to date" : "\(status.deployment): differs from \(options.file)")
+            }
+            if !status.matches { throw ExitCodes.stepFailed }
+        }
+    }
+}
