@@ -99,12 +99,13 @@ public final class BPFObject {
     }
 
     /// Loads every instance of every program, then fills program arrays. `observer` hears of each
-    /// instance as it loads, with how long `BPF_PROG_LOAD` took.
-    public func loadPrograms(observer: ((_ program: Program, _ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) -> Void)? = nil) throws {
+    /// instance as it loads, with how long `BPF_PROG_LOAD` took; an error it throws fails the load
+    /// like a kernel refusal would.
+    public func loadPrograms(observer: ((_ program: Program, _ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) throws -> Void)? = nil) throws {
         do {
             for p in programs where p.autoload {
                 try p.load(license: spec.license, kernelVersion: spec.kernelVersion, btf: kernelBTF, btfFD: btfFD,
-                           observer: observer.map { o in { o(p, $0, $1, $2) } })
+                           observer: observer.map { o in { try o(p, $0, $1, $2) } })
             }
             try fillProgramArrays()
         } catch {

@@ -19,6 +19,10 @@ public struct PipelineRunner {
     public var build: BuildStep
     /// Accept objects and plugins in places others can write to (off by default).
     public var allowUnsafePaths = false
+    /// Called at every point a run can fail (after each step of each object, after each loaded
+    /// instance, after each object's pins, between swaps); throwing there fails the run as a real
+    /// failure would. For fault-injection tests; nil in normal use.
+    public var faultHook: (@Sendable (FaultPoint) throws -> Void)?
 
     public init(spec: PipelineSpec, logger: Logger, build: BuildStep = BuildStep()) {
         self.spec = spec
@@ -50,24 +54,37 @@ public struct PipelineRunner {
         var loaded: [(entry: ObjectEntry, object: BPFObject)] = []
         for entry in spec.objects {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
+            try fault(.build, entry.name)
             let obj = try timed(.open, entry.name, nil) {
                 try OpenStep(spec: spec, deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
             }
-            try timed(.preprocess, entry.name, "configured stages") { try PreprocessStep(plugins: plugins).configure(entry, object: obj) }
-            loaded.append((entry, obj))
             opened.append(obj)
+            try fault(.open, entry.name)
+            var preprocess = PreprocessStep(plugins: plugins)
+            if let hook = faultHook {
+                let object = entry.name
+                preprocess.fault = { program, n in try hook(FaultPoint(step: .preprocess, object: object, program: program, instance: n)) }
+            }
+            try timed(.preprocess, entry.name, "configured stages") { try preprocess.configure(entry, object: obj) }
+            loaded.append((entry, obj))
         }
         if mode == .validate {
             return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
         }
         for (entry, obj) in loaded {
-            try timed(.relocate, entry.name, nil) { try obj.relocate(createMaps: mode == .run) }
+            try timed(.relocate, entry.name, nil) {
+                try obj.relocate(createMaps: mode == .run)
+                try fault(.relocate, entry.name)
+            }
             for w in obj.warnings { logger.warning("\(w)", metadata: ["step": "relocate", "object": "\(entry.name)"]) }
             for p in obj.programs where p.autoload {
                 logger.debug("relocated", metadata: ["step": "relocate", "object": "\(entry.name)", "program": "\(p.name)",
                                                      "insns": .stringConvertible(p.linked?.instructions.count ?? 0)])
             }
-            try timed(.preprocess, entry.name, nil) { try obj.preprocess() }
+            try timed(.preprocess, entry.name, nil) {
+                try obj.preprocess()
+                try fault(.preprocess, entry.name)
+            }
             for p in obj.programs where p.autoload {
                 for inst in p.instances {
                     var meta: Logger.Metadata = ["step": "preprocess", "object": "\(entry.name)", "program": "\(p.name)",
@@ -88,10 +105,12 @@ public struct PipelineRunner {
                     if let code = program.instances[n].code { meta["insns"] = .stringConvertible(code.instructions.count) }
                     if let info = try? ProgramKernelInfo(fd: fd) { meta["prog_id"] = .stringConvertible(info.id) }
                     self.logger.info("instance loaded", metadata: meta)
+                    try self.fault(.load, entry.name, program.name, n)
                 }
             }
         }
-        let pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
                 var meta: Logger.Metadata = ["step": "pin", "object": "\(object)", "pin": "\(pin.path)"]
@@ -104,6 +123,10 @@ public struct PipelineRunner {
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
         return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins))
+    }
+
+    private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
+        try faultHook?(FaultPoint(step: step, object: object, program: program, instance: instance))
     }
 
     private func buildOrLocate(_ entry: ObjectEntry) throws -> String {
@@ -185,6 +208,18 @@ public struct PipelineRunner {
             }
             return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps)
         })
+    }
+}
+
+/// A place where a run can fail, offered to `PipelineRunner.faultHook`.
+public struct FaultPoint: Sendable, CustomStringConvertible {
+    public var step: Step
+    public var object: String
+    /// The program for a load fault; "pinned" or "swapped" for pin faults.
+    public var program: String?
+    public var instance: Int?
+    public var description: String {
+        "\(step.rawValue) \(object)" + (program.map { " \($0)" } ?? "") + (instance.map { "[\($0)]" } ?? "")
     }
 }
 

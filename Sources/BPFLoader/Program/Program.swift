@@ -96,7 +96,7 @@ public final class Program {
 
     /// Loads every preprocessed instance; on any failure closes what this call loaded.
     func load(license: String, kernelVersion: UInt32, btf: BTF?, btfFD: FileDescriptor?,
-              observer: ((_ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) -> Void)? = nil) throws {
+              observer: ((_ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) throws -> Void)? = nil) throws {
         guard !instances.isEmpty else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'", "program has not been preprocessed")
         }
@@ -114,7 +114,7 @@ public final class Program {
                 let start = MonotonicClock.nanoseconds()
                 let fd = try request.load(btf: btf)
                 loaded[i].fd = fd
-                observer?(i, fd, MonotonicClock.nanoseconds() - start)
+                try observer?(i, fd, MonotonicClock.nanoseconds() - start)
             } catch var error as LoaderError {
                 error.file = objectPath
                 error.location = "program '\(name)'" + (instanceCount > 1 ? " instance \(i)" : "") + (error.location.map { ", \($0)" } ?? "")

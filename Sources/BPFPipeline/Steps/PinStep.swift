@@ -11,6 +11,8 @@ import Glibc
 struct PinStep {
     let deploymentDirectory: String   // <pin-root>/<name>
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
+    /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
+    var fault: ((_ object: String, _ stage: String) throws -> Void)?
 
     struct Pinned {
         var object: String
@@ -28,6 +30,7 @@ struct PinStep {
             for (name, obj) in objects {
                 let pins = try obj.pin(to: "\(staging)/\(name)")
                 result.append(Pinned(object: name, pins: pins))
+                try fault?(name, "pinned")
             }
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
@@ -38,6 +41,7 @@ struct PinStep {
                 }
                 swapped.append((final, previous))
                 try move("\(staging)/\(name)", to: final)
+                try fault?(name, "swapped")
             }
         } catch {
             // Put back every object folder already swapped, newest first, then drop the staging.

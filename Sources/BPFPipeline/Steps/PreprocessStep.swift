@@ -4,6 +4,8 @@ import BPFLoader
 /// apply in order, each seeing the previous one's output; a stage that skips ends the chain.
 struct PreprocessStep {
     let plugins: PluginResolver
+    /// Fault injection for tests, called before each instance is produced.
+    var fault: (@Sendable (_ program: String, _ instance: Int) throws -> Void)?
 
     func configure(_ entry: ObjectEntry, object: BPFObject) throws {
         for (name, p) in entry.programs.sorted(by: { $0.key < $1.key }) where p.load {
@@ -13,7 +15,11 @@ struct PreprocessStep {
             }
             if stages.isEmpty && p.instances == 1 { continue }
             let chain = StageChain(stages: stages)
-            try program.setPreprocessor(instances: p.instances) { ctx, insns in try chain.apply(ctx, insns) }
+            let fault = self.fault
+            try program.setPreprocessor(instances: p.instances) { ctx, insns in
+                try fault?(ctx.program, ctx.instance)
+                return try chain.apply(ctx, insns)
+            }
         }
     }
 }
