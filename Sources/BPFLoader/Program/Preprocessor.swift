@@ -7,6 +7,15 @@ public struct PreprocessContext: Sendable {
     /// The instance being produced, 0..<instances.
     public var instance: Int
     public var instances: Int
+
+    public init(object: String, program: String, section: String, programType: UInt32, instance: Int, instances: Int) {
+        self.object = object
+        self.program = program
+        self.section = section
+        self.programType = programType
+        self.instance = instance
+        self.instances = instances
+    }
 }
 
 /// The seed's `bpf_program_prep_t`: called once per instance with the relocated instructions;

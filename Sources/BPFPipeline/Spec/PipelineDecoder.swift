@@ -190,7 +190,7 @@ public enum PipelineDecoder {
     }
 
     private static func stageEntry(_ node: YAMLNode, program: String) throws -> StageEntry {
-        let fields = try MappingFields(node, what: "a stage of \(program)", known: ["stage", "plugin", "with"])
+        let fields = try MappingFields(node, what: "a stage of \(program)", known: ["stage", "plugin", "with", "isolation"])
         let kind: StageEntry.Kind
         switch (fields.optional("stage"), fields.optional("plugin")) {
         case (let s?, nil):
@@ -215,7 +215,18 @@ public enum PipelineDecoder {
                                 hint: "built-in stages are \(builtinStages.joined(separator: ", "))")
         }
         let with = fields.optional("with").flatMap { $0.isNull ? nil : $0 }
-        return StageEntry(kind: kind, with: with, mark: node.mark)
+        var entry = StageEntry(kind: kind, with: with, mark: node.mark)
+        if let iso = fields.optional("isolation") {
+            let text = try MappingFields.naming("isolation") { try iso.string() }
+            guard let value = StageEntry.Isolation(rawValue: text) else {
+                throw PipelineError(at: iso.mark, "'isolation' must be 'in-process' or 'process', found '\(text)'")
+            }
+            guard case .plugin = kind else {
+                throw PipelineError(at: iso.mark, "'isolation' applies to plugins; built-in stages run in bpfpipe")
+            }
+            entry.isolation = value
+        }
+        return entry
     }
 
     /// A pipeline or object name: it becomes a folder under the pin root, so it is kept simple.

@@ -106,8 +106,15 @@ public struct StageEntry: Sendable {
         /// A shared object: a name found on the plugin path as lib<NAME>.so, or a path to a .so.
         case plugin(String)
     }
+    /// Where a plugin runs: inside bpfpipe (fast; a crash takes bpfpipe down) or in a child
+    /// process (a crash becomes an error naming the plugin and the instance).
+    public enum Isolation: String, Sendable, Equatable {
+        case inProcess = "in-process"
+        case process
+    }
     public var kind: Kind
     /// The `with:` mapping, kept as a YAML node so each stage can read it with marks.
     public var with: YAMLNode?
     public var mark: SourceMark
+    public var isolation: Isolation = .inProcess
 }

@@ -1,23 +1,35 @@
 import BPFLoader
 
-/// A dlopen'd plugin as a stage: `with:` goes to the plugin's init as JSON.
+/// A dlopen'd plugin as a stage: `with:` goes to the plugin's init as JSON. With
+/// `isolation: process` the plugin runs in a child process instead (see `PluginProcess`); the
+/// library is still opened here first, so a bad plugin is reported by `validate`.
 struct PluginStage: Stage {
     let label: String
-    let instance: PluginInstance
+    private let inProcess: PluginInstance?
+    private let child: PluginProcess?
 
     init(_ env: StageEnvironment, library: PluginLibrary) throws {
         label = "plugin \(library.name) (\(library.path))"
         let json = env.entry.with?.json() ?? "{}"
         do {
-            instance = try library.instantiate(configJSON: json)
+            if env.entry.isolation == .process {
+                child = try PluginProcess(pluginPath: library.path, configJSON: json)
+                inProcess = nil
+            } else {
+                inProcess = try library.instantiate(configJSON: json)
+                child = nil
+            }
         } catch let e as PluginLibrary.Failure {
             // One plugin may serve several programs, each with its own `with:`; say whose failed.
+            throw PipelineError(at: env.entry.mark, "program '\(env.program)': \(e.description)")
+        } catch let e as PluginProcess.Failure {
             throw PipelineError(at: env.entry.mark, "program '\(env.program)': \(e.description)")
         }
     }
 
     func apply(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
-        try instance.prep(ctx, insns)
+        if let child { return try child.prep(ctx, insns) }
+        return try inProcess!.prep(ctx, insns)
     }
 }
 
