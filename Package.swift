@@ -67,7 +67,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
-            exclude: ["Pipelines"]
+            exclude: ["Pipelines", "Plugins"]
         ),
     ]
 )

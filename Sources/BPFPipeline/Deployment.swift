@@ -28,32 +28,54 @@ public struct Deployment {
     /// Compares the pins with a plan of the file (built, relocated and preprocessed without
     /// loading): missing and extra pins, and programs whose tag is not the planned code's.
     public func status(plan: RunResult) throws -> Status {
-        var expected: [String: String?] = [:]   // pin path → expected program tag (nil for maps)
+        var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps)
         for (entry, obj) in zip(spec.objects, plan.objects) {
             let base = "\(directory)/\(entry.name)"
             for p in obj.programs where p.autoload {
                 for inst in p.instances {
                     guard let code = inst.code else { continue }
                     let path = "\(base)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
-                    expected[path] = ProgramTag.of(code.instructions)
+                    expected[path] = Self.tags(code.instructions)
                 }
             }
             for m in obj.spec.maps {
-                let path = m.pinning == .byName ? "\(sharedDirectory)/\(PinNames.file(m.name))" : "\(base)/maps/\(PinNames.file(m.name))"
-                expected[path] = .some(nil)
+                // Every map is pinned in its object's maps/ folder; a shared one also in shared/.
+                expected["\(base)/maps/\(PinNames.file(m.name))"] = .some(nil)
+                if m.pinning == .byName { expected["\(sharedDirectory)/\(PinNames.file(m.name))"] = .some(nil) }
             }
         }
         let pinned = Set(pins(under: directory))
         var stale: [Status.Stale] = []
-        for (path, tag) in expected.sorted(by: { $0.key < $1.key }) {
-            guard let tag, pinned.contains(path) else { continue }
+        for (path, tags) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let tags, pinned.contains(path) else { continue }
             let fd = try BPFFS.openPinned(path)
             let info = try ProgramKernelInfo(fd: fd)
-            if info.tag != tag { stale.append(.init(pin: path, pinnedTag: info.tag, expectedTag: tag)) }
+            if !tags.contains(info.tag) {
+                stale.append(.init(pin: path, pinnedTag: info.tag, expectedTag: Self.kernelDigestsWithSHA256 ? tags[1] : tags[0]))
+            }
         }
         return Status(deployment: directory, missing: expected.keys.filter { !pinned.contains($0) }.sorted(),
                       extra: pinned.subtracting(expected.keys).sorted(), stale: stale)
     }
+
+    /// The tags `code` gets from a kernel that digests with SHA-1 (before 6.18) and from one that
+    /// digests with SHA-256 (6.18 on). Both are accepted: a distribution kernel may carry either
+    /// whatever its version says.
+    static func tags(_ code: [Instruction]) -> [String] {
+        var sha256 = SHA256()
+        sha256.update(ProgramTag.hashedBytes(code))
+        return [ProgramTag.of(code), String(sha256.hexDigest().prefix(16))]
+    }
+
+    /// Which tag a stale pin is reported against: the running kernel's own kind (6.18 or later: SHA-256).
+    static let kernelDigestsWithSHA256: Bool = {
+        var u = utsname()
+        guard uname(&u) == 0 else { return true }
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard parts.count == 2 else { return true }
+        return (parts[0], parts[1]) >= (6, 18)
+    }()
 
     /// Removes what the pipeline deployed. Kept maps (`keep: true`, `pin: shared`) stay unless
     /// `includeKept`. Returns the pins removed.

@@ -96,7 +96,7 @@ struct PreprocessorTests {
         let e = #expect(throws: LoaderError.self) { try obj.load() }
         #expect(e?.step == .preprocess)
         #expect(e?.location == "program 'which' instance 3")
-        #expect(e?.message.contains("3-th instance") == true)
+        #expect(e?.message.contains("preprocessing instance 3 failed") == true)
         #expect(obj.programs.allSatisfy { !$0.isLoaded })
         #expect(obj.maps.isEmpty && obj.btfFD == nil)
     }

@@ -76,7 +76,7 @@ public final class Program {
             do {
                 result = try preprocessor(ctx, linked.instructions)
             } catch {
-                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing the \(n)-th instance failed: \(error)")
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)")
             }
             guard let code = result, !code.isEmpty else {
                 out.append(ProgramInstance(index: n, code: nil, fd: nil))

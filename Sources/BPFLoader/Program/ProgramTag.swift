@@ -1,9 +1,16 @@
-/// The tag the kernel gives a program (`bpftool prog show` prints it): the first 8 bytes of the
-/// SHA-1 of its instructions as loaded, with map fds and map-value offsets in `ld_imm64` pairs
+/// The tag the kernel gives a program (`bpftool prog show` prints it): the first 8 bytes of a
+/// digest of its instructions as loaded, with map fds and map-value offsets in `ld_imm64` pairs
 /// zeroed, since those differ from load to load. Lets `status` tell a stale pin from a current
-/// one without loading anything.
+/// one without loading anything. Kernels before 6.18 digest with SHA-1 (`of`); 6.18 and later
+/// with SHA-256 (`hashedBytes` is what a caller hashes for that).
 public enum ProgramTag {
+    /// The tag as a SHA-1 kernel computes it.
     public static func of(_ code: [Instruction]) -> String {
+        hex(SHA1.digest(hashedBytes(code)))
+    }
+
+    /// The bytes the kernel digests: the instructions with map fds and value offsets zeroed.
+    public static func hashedBytes(_ code: [Instruction]) -> [UInt8] {
         var insns = code
         var i = 0
         while i < insns.count {
@@ -16,8 +23,12 @@ public enum ProgramTag {
             }
             i += 1
         }
-        let bytes = insns.withUnsafeBytes { Array($0) }
-        return SHA1.digest(bytes).prefix(8).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        return insns.withUnsafeBytes { Array($0) }
+    }
+
+    /// A tag as the kernel prints it: the digest's first 8 bytes in hex.
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
+        digest.prefix(8).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
     }
 }
 

@@ -67,6 +67,11 @@ public final class PluginLibrary: @unchecked Sendable {
     fileprivate var raw: bpfpipe_plugin { plugin.pointee }
 }
 
+/// A `prep` call that failed, in the plugin's words.
+struct PrepFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// One configured use of a plugin; `fini` runs when it is released.
 public final class PluginInstance: @unchecked Sendable {
     let library: PluginLibrary
@@ -99,11 +104,12 @@ public final class PluginInstance: @unchecked Sendable {
         defer { if result.new_insn_ptr != nil { raw.release?(state, &result) } }
         if rc != 0 {
             let detail = raw.last_error.flatMap { $0(state) }.map { String(cString: $0) }
-            throw PluginLibrary.Failure(path: library.path, message: "prep returned \(rc) for program '\(ctx.program)' instance \(ctx.instance)" + (detail.map { ": \($0)" } ?? ""))
+            // The stage chain already names the plugin, the program and the instance.
+            throw PrepFailure(description: "prep returned \(rc)" + (detail.map { ": \($0)" } ?? ""))
         }
         guard let ptr = result.new_insn_ptr, result.new_insn_cnt > 0 else { return nil }
         guard result.new_insn_cnt <= Int32(InstructionLimits.kernelMaximum) else {
-            throw PluginLibrary.Failure(path: library.path, message: "prep returned \(result.new_insn_cnt) instructions for program '\(ctx.program)' instance \(ctx.instance), beyond the kernel's limit of \(InstructionLimits.kernelMaximum)")
+            throw PrepFailure(description: "prep returned \(result.new_insn_cnt) instructions, beyond the kernel's limit of \(InstructionLimits.kernelMaximum)")
         }
         return UnsafeRawPointer(ptr).withMemoryRebound(to: Instruction.self, capacity: Int(result.new_insn_cnt)) {
             Array(UnsafeBufferPointer(start: $0, count: Int(result.new_insn_cnt)))

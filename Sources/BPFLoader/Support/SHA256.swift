@@ -1,5 +1,6 @@
-/// SHA-256 (FIPS 180-4), for build-cache keys: small, dependency-free, and not used for security.
-struct SHA256 {
+/// SHA-256 (FIPS 180-4), for build-cache keys and program tags: small, dependency-free, and not
+/// used for security.
+public struct SHA256 {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
@@ -15,7 +16,9 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    mutating func update(_ bytes: some Sequence<UInt8>) {
+    public init() {}
+
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
         for b in bytes {
             pending.append(b)
             length &+= 1
@@ -23,9 +26,9 @@ struct SHA256 {
         }
     }
 
-    mutating func update(_ s: String) { update(Array(s.utf8)) }
+    public mutating func update(_ s: String) { update(Array(s.utf8)) }
 
-    func hexDigest() -> String {
+    public func hexDigest() -> String {
         var copy = self
         let bits = length &* 8
         copy.pending.append(0x80)
