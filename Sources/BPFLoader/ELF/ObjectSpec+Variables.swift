@@ -22,6 +22,10 @@ extension ObjectSpec {
                 guard let variable = btf.type(v.typeID), variable.kind == .var else { continue }
                 let offset = elf.symbols.first { $0.sectionIndex == sec.index && $0.name == v.name && !$0.isSection }.map { Int($0.value) } ?? Int(v.offset)
                 let size = (try? btf.size(of: variable.sizeOrType)) ?? Int(v.size)
+                // Offset and size come from the file (a BTF offset when no symbol names the
+                // variable, a BTF type's size): a variable that does not lie inside its section
+                // cannot be set, and writing it into the section's map value would trap.
+                guard offset <= sec.size, size <= sec.size - offset else { continue }
                 out.append(GlobalVariable(section: sec.name, name: v.name, offset: offset, size: size,
                                           typeName: btf.typeName(variable.sizeOrType), typeID: variable.sizeOrType))
             }

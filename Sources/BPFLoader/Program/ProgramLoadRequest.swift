@@ -61,7 +61,10 @@ struct ProgramLoadRequest {
 
     private func rejectionError(_ r: KernelRejection, btf: BTF?) -> LoaderError {
         var location: String?
+        var relocation: String?
         if let insn = VerifierLog.failingInstruction(r.log) {
+            // A reachable poisoned instruction: say which CO-RE access the kernel lacks.
+            relocation = code.coreFailures[insn]
             location = "instruction \(insn)"
             if let line = code.lineInfo.last(where: { $0.instruction <= insn }), let btf,
                let file = btf.string(at: line.fileNameOffset), let text = btf.string(at: line.lineOffset) {
@@ -72,7 +75,11 @@ struct ProgramLoadRequest {
         if r.errno == .operationNotPermitted {
             hint = "loading programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run as root"
         }
-        return LoaderError(.load, at: location, "kernel verifier rejected the program (\(code.instructions.count) instructions, type \(kind.typeName))",
+        if relocation != nil {
+            hint = "guard the access with bpf_core_field_exists()/bpf_core_type_exists(), or fix the local type definition"
+        }
+        return LoaderError(.load, at: location, "kernel verifier rejected the program (\(code.instructions.count) instructions, type \(kind.typeName))"
+                           + (relocation.map { ": \($0)" } ?? ""),
                            errno: r.errno, verifierLog: r.log, hint: hint)
     }
 }

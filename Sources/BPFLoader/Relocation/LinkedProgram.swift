@@ -22,4 +22,7 @@ public struct LinkedProgram: Sendable, Equatable {
     public var lineInfo: [LineInfo]
     /// Where each function (entry first) starts; more than one means bpf-to-bpf calls.
     public var functionStarts: [Int]
+    /// Instructions poisoned because a CO-RE relocation found nothing in the kernel, with what
+    /// each stood for; the verifier only objects to them when they are reachable.
+    public var coreFailures: [Int: String] = [:]
 }

@@ -4,6 +4,9 @@ struct Linker {
     let spec: ObjectSpec
     /// The kernel fd of each map in `spec.maps`, by index; placeholder 0 when only planning.
     let mapFD: (Int) -> Int32
+    /// What CO-RE relocations resolve against; nil means the running kernel, read only when some
+    /// program has CO-RE relocations.
+    var coreTarget: CORETarget? = nil
 
     func link(_ program: ProgramSpec) throws -> LinkedProgram {
         var code: [Instruction] = []
@@ -72,25 +75,10 @@ struct Linker {
             }
             i += width
         }
-        try refuseCORERelocations(program, in: order)
+        let poisoned = try applyCORERelocations(program, functions: order, placed: placed, code: &code)
         let (funcInfo, lineInfo) = debugInfo(for: order, placed: placed)
         return LinkedProgram(instructions: code, funcInfo: funcInfo, lineInfo: lineInfo,
-                             functionStarts: order.map { placed[$0.key]! })
-    }
-
-    /// CO-RE relocations are not applied yet. Loading the code as compiled would make it read the
-    /// compiler's guess of each field offset instead of the running kernel's, and load "fine", so
-    /// refuse the program, naming what it needs.
-    private func refuseCORERelocations(_ program: ProgramSpec, in functions: [FunctionSpec]) throws {
-        guard let ext = spec.btfExt else { return }
-        for f in functions {
-            let range = (f.start * 8)..<(f.end * 8)
-            let records = (ext.coreRelocations[f.sectionName] ?? []).filter { range.contains(Int($0.insnOffset)) }
-            guard let first = records.first else { continue }
-            let kind = first.kind.map { "\($0)" } ?? "kind \(first.rawKind)"
-            throw error(program, "function '\(f.name)' has \(records.count) CO-RE relocation(s) (first: \(kind) at instruction \(Int(first.insnOffset) / 8 - f.start)), which bpfpipe does not apply yet",
-                        hint: "CO-RE (bpf_core_read.h, BPF_CORE_READ, preserve_access_index) is not supported in this version; load it with bpftool or libbpf")
-        }
+                             functionStarts: order.map { placed[$0.key]! }, coreFailures: poisoned)
     }
 
     /// func_info and line_info records of the placed functions, moved to where each function now starts.
@@ -114,7 +102,7 @@ struct Linker {
         return (funcs.sorted { $0.instruction < $1.instruction }, lines.sorted { $0.instruction < $1.instruction })
     }
 
-    private func error(_ p: ProgramSpec, _ message: String, hint: String? = nil) -> LoaderError {
+    func error(_ p: ProgramSpec, _ message: String, hint: String? = nil) -> LoaderError {
         LoaderError(.relocate, file: spec.path, at: "program '\(p.name)' (section '\(p.section)')", message, hint: hint)
     }
 }
