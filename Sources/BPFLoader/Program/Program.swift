@@ -105,11 +105,20 @@ public final class Program {
                               hint: SectionDefinitions.unknownSectionHint(section))
         }
         var loaded = instances
+        // Resolved once for all instances: the lookup scans kernel BTF.
+        let attachBTFID: UInt32
+        do {
+            attachBTFID = try AttachTarget.btfID(for: kind, section: section) ?? 0
+        } catch var error as LoaderError {
+            error.file = objectPath
+            error.location = "program '\(name)' (section '\(section)')"
+            throw error
+        }
         for i in loaded.indices {
             guard let code = loaded[i].code else { continue }
             let instanceName = instanceCount == 1 ? sanitizedKernelName(name) : Program.instanceName(name, i)
             let request = ProgramLoadRequest(kind: kind, code: code, name: instanceName, license: license,
-                                             kernelVersion: kernelVersion, btfFD: btfFD)
+                                             kernelVersion: kernelVersion, btfFD: btfFD, attachBTFID: attachBTFID)
             do {
                 let start = MonotonicClock.nanoseconds()
                 let fd = try request.load(btf: btf)

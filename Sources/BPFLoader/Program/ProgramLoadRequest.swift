@@ -17,7 +17,7 @@ struct ProgramLoadRequest {
     func load(btf: BTF?) throws -> FileDescriptor {
         if kind.needsAttachBTFID && attachBTFID == 0 {
             // Without attach_btf_id the kernel answers EPERM or EINVAL with no log, which reads as a
-            // capability problem; the real reason is that bpfpipe does not resolve attach targets yet.
+            // capability problem; say what is missing instead (freplace, struct_ops).
             let target = kind.attachTarget.map { "'\($0)'" } ?? "its target"
             let what = kind.type == BPF_PROG_TYPE_EXT.rawValue
                 ? "\(kind.typeName) (freplace) programs need the fd and BTF id of the program whose function \(target) they replace"
