@@ -24,6 +24,12 @@ let package = Package(
             pkgConfig: "libelf",
             providers: [.apt(["libelf-dev"])]
         ),
+        // /proc/config.gz, for .kconfig externs.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .systemLibrary(
             name: "CYAML",
             pkgConfig: "yaml-0.1",
@@ -35,7 +41,7 @@ let package = Package(
         .target(name: "InstanceTagPlugin", dependencies: ["BPFPipePluginABI"], path: "Plugins/instancetag"),
         .target(
             name: "BPFLoader",
-            dependencies: ["CBPFSys", "CLibelf"]
+            dependencies: ["CBPFSys", "CLibelf", "CZlib"]
         ),
         .target(
             name: "BPFPipeline",

@@ -69,6 +69,12 @@ public final class BPFObject {
                 symbolOffset: { name in self.spec.elf.symbols.first { $0.name == name && $0.isObject }.map { UInt32(truncatingIfNeeded: $0.value) } }
             ).sanitizedForKernel()
         }
+        let externs = ExternResolver(spec: spec, kernelReadyBTF: kernelBTF)
+        if let i = spec.maps.firstIndex(where: { $0.origin == .globalData(section: kconfigSectionName) }),
+           let btf = kernelBTF, let layout = btf.datasec(named: kconfigSectionName) {
+            spec.maps[i].initialData = try KconfigData.bytes(layout: layout, size: Int(spec.maps[i].valueSize), btf: btf, spec: spec)
+            spec.maps[i].btfValueTypeID = layout.id
+        }
         if createMaps {
             if let btf = kernelBTF, btfFD == nil {
                 switch BPFCommand.loadBTF(btf.rawBytes) {
@@ -85,7 +91,7 @@ public final class BPFObject {
             newByNamePins = try pinNewByNameMaps()
         }
         let fds = maps.map(\.fd.rawValue)
-        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 }, coreTarget: options.coreTarget)
+        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 }, coreTarget: options.coreTarget, externs: externs)
         for p in programs where p.autoload {
             p.linked = try linker.link(p.spec)
         }

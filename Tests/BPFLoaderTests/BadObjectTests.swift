@@ -202,7 +202,7 @@ struct BadObject: CustomTestStringConvertible, Sendable {
         let error = #expect(throws: LoaderError.self) { try object.relocate(createMaps: false) }
         #expect(error?.file == path)
         #expect(error?.step == .relocate)
-        #expect(error?.description.contains("refers to extern 'data_var', which bpfpipe cannot resolve") == true, "\(error.map(String.init(describing:)) ?? "")")
+        #expect(error?.description.contains("extern 'data_var' is not a __kconfig or __ksym extern, so bpfpipe cannot resolve it") == true, "\(error.map(String.init(describing:)) ?? "")")
     }
 
     @Test func relocationAgainstAnUndefinedSectionSymbolFailsAtOpen() throws {

@@ -80,9 +80,24 @@ public struct ObjectSpec: Sendable {
                     maps.append(def)
                 }
             } else if GlobalData.isDataSection(sec.name), sec.size > 0 {
+                guard sec.size <= GlobalData.maxSectionSize else {
+                    throw LoaderError(.open, file: path, at: "section '\(sec.name)'",
+                                      "\(sec.size) bytes of global data do not fit in one map value (the kernel takes at most \(GlobalData.maxSectionSize >> 20) MiB, 4 MiB on x86-64)")
+                }
                 dataSectionMap[sec.index] = maps.count
                 maps.append(GlobalData.definition(for: sec, objectName: name, btf: btf))
             }
+        }
+        if let btf, let kconfig = btf.datasec(named: kconfigSectionName), !kconfig.vars.isEmpty {
+            // `__kconfig` externs live in a map of their own, filled from the kernel config at
+            // relocation; its size comes from the layout the kernel fix-ups give the DATASEC.
+            let layout = btf.sanitizedForKernel().datasec(named: kconfigSectionName)
+            let size = layout.map { l in l.vars.map { Int($0.offset) + Int($0.size) }.max() ?? 0 } ?? 0
+            var def = MapDefinition(name: GlobalData.mapName(objectName: name, section: kconfigSectionName),
+                                    type: 2 /* BPF_MAP_TYPE_ARRAY */, keySize: 4, valueSize: UInt32(max(size, 1)), maxEntries: 1,
+                                    flags: 1 << 7 /* BPF_F_RDONLY_PROG */, origin: .globalData(section: kconfigSectionName))
+            def.freezeAfterInit = true
+            maps.append(def)
         }
         var seen = Set<String>()
         for m in maps where !seen.insert(m.name).inserted {

@@ -7,6 +7,8 @@ struct Linker {
     /// What CO-RE relocations resolve against; nil means the running kernel, read only when some
     /// program has CO-RE relocations.
     var coreTarget: CORETarget? = nil
+    /// Looks up what each extern symbol stands for in the running kernel.
+    var externs: ExternResolver? = nil
 
     func link(_ program: ProgramSpec) throws -> LinkedProgram {
         var code: [Instruction] = []
@@ -55,13 +57,8 @@ struct Linker {
             case .functionAddress(let loc)?:
                 code[i].src = Instruction.pseudoFunc
                 code[i].immediate = Int32(try target(loc, from: i) - i - 1)
-            case .external(let name)? where insn.isPseudoCall:
-                // A BPF-to-BPF call to a function only declared here (cilium's fwd_decl object).
-                throw error(program, "instruction \(i) calls function '\(name)', which is declared but not defined in this object",
-                            hint: "define '\(name)' in the same source file; bpfpipe does not link several objects together")
             case .external(let name)?:
-                throw error(program, "instruction \(i) refers to extern '\(name)', which bpfpipe cannot resolve yet",
-                            hint: ".kconfig/.ksyms externs and kfuncs are not supported in this version")
+                try applyExtern(name, at: i, in: &code, program: program)
             case nil:
                 // Calls between functions of one section need no relocation: the offset is already
                 // relative, but the callee must still be appended.
@@ -100,6 +97,53 @@ struct Linker {
         // The kernel wants func_info to cover every function or none.
         if funcs.count != functions.count { funcs = [] }
         return (funcs.sorted { $0.instruction < $1.instruction }, lines.sorted { $0.instruction < $1.instruction })
+    }
+
+    /// Writes what an extern resolved to into its instruction: a kfunc call, a `.kconfig` map
+    /// value, a ksym's BTF id or address; a missing `__weak` extern reads 0 (a call to it is
+    /// poisoned like an unresolved CO-RE relocation, so it fails only if reached).
+    private func applyExtern(_ name: String, at i: Int, in code: inout [Instruction], program: ProgramSpec) throws {
+        let value: ExternValue
+        do {
+            guard let v = try externs?.value(of: name, isCall: code[i].isCall) else {
+                throw error(program, "instruction \(i) refers to extern '\(name)', which was not resolved")
+            }
+            value = v
+        } catch var e as LoaderError {
+            // Say which program needs it; the extern's own error says why it cannot be had.
+            e.location = "program '\(program.name)' (section '\(program.section)'), instruction \(i)"
+            e.message = (code[i].isCall ? "calls function '\(name)', which " : "extern '\(name)' ") + e.message
+            throw e
+        }
+        let insn = code[i]
+        switch (value, insn.isCall) {
+        case (.kfunc(let id), true):
+            code[i].src = Instruction.pseudoKfuncCall
+            code[i].immediate = Int32(bitPattern: id)
+            code[i].offset = 0
+        case (.missingWeak, true):
+            code[i] = Instruction(opcode: Instruction.callOpcode, immediate: COREPatch.poisonHelperID)
+        case (_, true):
+            throw error(program, "instruction \(i) calls '\(name)', which is not a function")
+        case (.kconfig(let map, let offset), false):
+            code[i].src = Instruction.pseudoMapValue
+            code[i].immediate = mapFD(map)
+            code[i + 1].immediate = Int32(truncatingIfNeeded: offset + Int64(insn.immediate))
+        case (.ksymBTF(let id), false):
+            code[i].src = Instruction.pseudoBTFID
+            code[i].immediate = Int32(bitPattern: id)
+            code[i + 1].immediate = 0
+        case (.ksymAddress(let address), false):
+            code[i].src = 0
+            code[i].immediate = Int32(truncatingIfNeeded: address)
+            code[i + 1].immediate = Int32(truncatingIfNeeded: address >> 32)
+        case (.missingWeak, false):
+            code[i].src = 0
+            code[i].immediate = 0
+            code[i + 1].immediate = 0
+        case (.kfunc, false):
+            throw error(program, "instruction \(i) loads the address of kfunc '\(name)', which BPF cannot do")
+        }
     }
 
     func error(_ p: ProgramSpec, _ message: String, hint: String? = nil) -> LoaderError {
