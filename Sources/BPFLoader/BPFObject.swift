@@ -19,6 +19,9 @@ public final class BPFObject {
     var instanceMaps: [Map] = []
     /// By-name pins this object made for maps it created; removed again if the load fails.
     public private(set) var newByNamePins: [String] = []
+    /// By-name pins of recreated maps: the new map's pin, and where the old pin was set aside
+    /// until the deployment is committed (so a failed run can put the old map back).
+    var replacedByNamePins: [(pin: String, aside: String)] = []
     /// Things that did not stop the load but that a user may want to know (BTF refused, ...).
     public private(set) var warnings: [String] = []
     public var options: LoadOptions
@@ -68,6 +71,7 @@ public final class BPFObject {
                 sectionSize: { name in self.spec.elf.section(named: name)?.size },
                 symbolOffset: { name in self.spec.elf.symbols.first { $0.name == name && $0.isObject }.map { UInt32(truncatingIfNeeded: $0.value) } }
             ).sanitizedForKernel()
+            .makingStatic(functionsNamed: Set(spec.elf.symbols.filter { $0.isFunction && $0.isGlobal && $0.visibility == 2 /* STV_HIDDEN */ }.map(\.name)))
         }
         let externs = ExternResolver(spec: spec, kernelReadyBTF: kernelBTF)
         if let i = spec.maps.firstIndex(where: { $0.origin == .globalData(section: kconfigSectionName) }),
@@ -88,7 +92,7 @@ public final class BPFObject {
                 }
             }
             maps = try MapCreator(spec: spec, btfFD: btfFD, byNameDirectory: options.pinMapsByNameDirectory).createAll()
-            newByNamePins = try pinNewByNameMaps()
+            (newByNamePins, replacedByNamePins) = try pinNewByNameMaps()
         }
         let fds = maps.map(\.fd.rawValue)
         let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 }, coreTarget: options.coreTarget, externs: externs)
@@ -134,10 +138,24 @@ public final class BPFObject {
         }
     }
 
-    /// Undoes the by-name pins this object made (for a run that failed after relocation).
+    /// Undoes the by-name pins this object made (for a run that failed after relocation), and
+    /// puts back the pins of maps it replaced.
     public func removeNewByNamePins() {
         for p in newByNamePins.reversed() { BPFFS.remove(p) }
+        for r in replacedByNamePins.reversed() {
+            BPFFS.remove(r.pin)
+            _ = sysRename(r.aside, r.pin)
+        }
         newByNamePins = []
+        replacedByNamePins = []
+    }
+
+    /// Makes the by-name pins final: the old pins of replaced maps are dropped. `pin(to:)` does it
+    /// unless told not to (a pipeline run commits only after its swap).
+    public func commitNewByNamePins() {
+        for r in replacedByNamePins { BPFFS.remove(r.aside) }
+        newByNamePins = []
+        replacedByNamePins = []
     }
 
     /// Closes every program instance, map and the BTF fd.

@@ -76,25 +76,18 @@ struct FaultInjectionTests {
 
         let before = try PinTree.snapshot(h.pins.path)
         let descriptors = openFileDescriptorCount()
-        // The recreate case loses the old map from the first fault after a's relocate step on.
-        let firstLoss = points.firstIndex(of: "relocate a") ?? 0
-        for (index, point) in points.enumerated() {
+        for point in points {
             var runner = h.runner(v2)
             runner.faultHook = { if $0.description == point { throw InjectedFault(point: point) } }
             let error = #expect(throws: (any Error).self, "fault at \(point)") { _ = try runner.execute(.run) }
             #expect("\(error.map { "\($0)" } ?? "")".contains("injected fault at \(point)"), "\(point): \(error.map { "\($0)" } ?? "")")
             #expect(openFileDescriptorCount() == descriptors, "after a fault at \(point)")
             try Self.expectV1Runs(h)
-            // Known bug: with `on-mismatch: recreate`, BPFObject.pinNewByNameMaps renames the new
-            // shared map over the old pin in the relocate step and nothing puts the old one back
-            // when the run then fails, so v1's map (and its entries) leave the pin tree.
-            try withKnownIssue("a failed run after recreating a shared map loses the old map's pin") {
-                #expect(try PinTree.snapshot(h.pins.path) == before, "after a fault at \(point)")
-                let hitsMap = try BPFFS.openPinned("\(h.pins.path)/two/shared/hits")
-                #expect(try BPFCommand.lookupElement(map: hitsMap, key: .le(UInt32(0)), valueSize: 8).get() == .le(UInt64(77)), "after a fault at \(point)")
-            } when: {
-                hits.contains("recreate") && index >= firstLoss
-            }
+            // With `on-mismatch: recreate` the new shared map took the pin at relocation; the
+            // failed run must have put the old one (and its entries) back.
+            #expect(try PinTree.snapshot(h.pins.path) == before, "after a fault at \(point)")
+            let hitsMap = try BPFFS.openPinned("\(h.pins.path)/two/shared/hits")
+            #expect(try BPFCommand.lookupElement(map: hitsMap, key: .le(UInt32(0)), valueSize: 8).get() == .le(UInt64(77)), "after a fault at \(point)")
         }
 
         // And the same v2 without a fault deploys.

@@ -52,6 +52,18 @@ extension BTF {
         return btf
     }
 
+    /// Global functions the object hides (`__hidden`, STV_HIDDEN) become static in BTF, as libbpf
+    /// does: the verifier then checks them in their callers' context instead of on their own,
+    /// which code such as libbpf's usdt.bpf.h relies on (its helpers take nullable pointers).
+    func makingStatic(functionsNamed hidden: Set<String>) -> BTF {
+        guard !hidden.isEmpty else { return self }
+        var btf = self
+        for (id, t) in btf.types.enumerated() where t.kind == .func && t.funcLinkage == BTFFuncLinkage.global && hidden.contains(t.name) {
+            btf.setFuncLinkage(id, BTFFuncLinkage.static)
+        }
+        return btf
+    }
+
     private func layingOutKsyms(_ secID: UInt32) -> BTF {
         var btf = self
         var intID = btf.types.indices.first { btf.types[$0].isPlainInt32 }.map { UInt32($0) }

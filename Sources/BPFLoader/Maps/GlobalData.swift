@@ -10,6 +10,12 @@ enum GlobalData {
         return false
     }
 
+    /// The largest section that can become a map value. The kernel refuses array values above
+    /// KMALLOC_MAX_SIZE (4 MiB on x86-64, 512 MiB at most, with arm64's 64 KiB pages); a `.bss`
+    /// costs nothing in the file, so without a bound a crafted one makes `globals:` allocate
+    /// gigabytes of zeros before the kernel could say no.
+    static let maxSectionSize = 512 << 20
+
     static func isReadOnly(_ name: String) -> Bool { name == ".rodata" || name.hasPrefix(".rodata.") }
 
     /// Named as libbpf names them, so bpftool shows the same names for both loaders: the section

@@ -1,4 +1,7 @@
 import CBPFSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Creates the kernel maps an object declares, or reuses compatible pinned ones, and fills them
 /// with their initial contents. Maps are created in declaration order; slots of map-in-maps are
@@ -55,6 +58,9 @@ struct MapCreator {
         var attrs = BPFCommand.MapAttributes(type: def.type, keySize: sizes.key, valueSize: sizes.value,
                                              maxEntries: def.maxEntries, flags: def.flags, name: def.kernelName,
                                              numaNode: def.numaNode, mapExtra: def.mapExtra)
+        if def.type == BPF_MAP_TYPE_RINGBUF.rawValue || def.type == BPF_MAP_TYPE_USER_RINGBUF.rawValue {
+            attrs.maxEntries = MapCreator.ringBufferSize(def.maxEntries)
+        }
         if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0 {
             attrs.maxEntries = UInt32(CPUs.possible)
         }
@@ -99,6 +105,17 @@ struct MapCreator {
         if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && key == 0 { key = 4 }
         if (def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue || MapTypes.isMapInMap(def.type)) && value == 0 { value = 4 }
         return (key, value)
+    }
+
+    /// The kernel wants a ring buffer's size to be a power of two and a multiple of the page
+    /// size; like libbpf, round a size that is not up to the next one that is.
+    static func ringBufferSize(_ requested: UInt32) -> UInt32 {
+        let page = UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
+        var size = max(UInt64(requested), page)
+        size = (size + page - 1) / page * page
+        var pow2: UInt64 = 1
+        while pow2 < size { pow2 <<= 1 }
+        return UInt32(truncatingIfNeeded: min(pow2, UInt64(UInt32.max) / 2 + 1))
     }
 
     /// Writes a global-data map's initial bytes and freezes `.rodata`.

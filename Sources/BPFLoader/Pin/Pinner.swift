@@ -18,7 +18,7 @@ extension BPFObject {
     /// `progs/<program>` (or `progs/<program>/<n>` per instance), `maps/<map>` ('.' → '_').
     /// (`pinning: LIBBPF_PIN_BY_NAME` maps were already pinned by name when they were created.)
     /// All or nothing: on failure, every pin and directory this call made is removed.
-    public func pin(to directory: String) throws -> [PinnedObject] {
+    public func pin(to directory: String, commitByNamePins: Bool = true) throws -> [PinnedObject] {
         var made: [String] = []   // pins and directories, in creation order
         var result: [PinnedObject] = []
         func mkdirs(_ p: String) throws { made += try BPFFS.makeDirectories(p) }
@@ -62,6 +62,7 @@ extension BPFObject {
             for p in made.reversed() { BPFFS.remove(p) }
             throw (error as? LoaderError)?.inFile(path) ?? error
         }
+        if commitByNamePins { commitNewByNamePins() }
         return result
     }
 
@@ -86,35 +87,39 @@ extension BPFObject {
     /// Pins the `LIBBPF_PIN_BY_NAME` maps this object created (not reused) at the by-name folder
     /// right away, as libbpf does, so the next object of the same run reuses them instead of
     /// creating its own. Returns the pins made; `removePins` undoes them when the run fails.
-    func pinNewByNameMaps() throws -> [String] {
-        guard let dir = options.pinMapsByNameDirectory else { return [] }
+    func pinNewByNameMaps() throws -> (made: [String], replaced: [(pin: String, aside: String)]) {
+        guard let dir = options.pinMapsByNameDirectory else { return ([], []) }
         var made: [String] = []
+        var replaced: [(pin: String, aside: String)] = []
         do {
             for m in maps where m.definition.pinning == .byName && m.reusedFrom == nil {
-                if made.isEmpty {
+                if made.isEmpty && replaced.isEmpty {
                     try BPFFS.prepare(dir, step: .relocate)
                     try BPFFS.makeDirectories(dir, step: .relocate)
                 }
                 let final = "\(dir)/\(PinNames.file(m.name))"
-                let target = BPFFS.exists(final) ? "\(final)_new_\(getpid())" : final
-                if case .failure(let e) = BPFCommand.pin(m.fd, at: target) {
-                    throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot pin at \(target)", errno: e)
-                }
-                if target != final {
-                    // A kept map recreated after a definition change: the new map takes the old
-                    // one's place in one rename, so the name never points nowhere.
-                    if case .failure(let e) = sysRename(target, final) {
-                        BPFFS.remove(target)
-                        throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot replace \(final)", errno: e)
+                if BPFFS.exists(final) {
+                    // A kept map recreated after a definition change: the old pin steps aside
+                    // (and comes back if the run fails) while the new map takes its name.
+                    let aside = "\(final)_old_\(getpid())"
+                    if case .failure(let e) = sysRename(final, aside) {
+                        throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot move \(final) aside", errno: e)
                     }
-                } else {
-                    made.append(final)
+                    replaced.append((final, aside))
+                } 
+                if case .failure(let e) = BPFCommand.pin(m.fd, at: final) {
+                    throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot pin at \(final)", errno: e)
                 }
+                if replaced.last?.pin != final { made.append(final) }
             }
         } catch {
             for p in made.reversed() { BPFFS.remove(p) }
+            for r in replaced.reversed() {
+                BPFFS.remove(r.pin)
+                _ = sysRename(r.aside, r.pin)
+            }
             throw error
         }
-        return made
+        return (made, replaced)
     }
 }
