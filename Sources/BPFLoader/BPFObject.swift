@@ -5,13 +5,20 @@ public struct LoadOptions: Sendable {
     public var pinMapsByNameDirectory: String? = BPFFS.defaultMountPoint
     /// What CO-RE relocations resolve against; nil means the running kernel's BTF.
     public var coreTarget: CORETarget? = nil
+    /// Register each `.struct_ops` map's ops with its subsystem once its programs load, as
+    /// `bpftool struct_ops register` (libbpf's `bpf_map__attach_struct_ops`) does. Off by default,
+    /// like libbpf's and `bpftool prog loadall`'s load, because a registered ops outlives the
+    /// loader: the subsystem holds the map, so closing fds and removing pins leave it registered
+    /// until `unload()` (or `bpftool struct_ops unregister`); and deliberately incomplete ops
+    /// (which only a registration checks) still load.
+    public var registerStructOps = false
     public init() {}
 }
 
 /// An opened BPF object on its way into the kernel: relocate → preprocess → load, each callable on
 /// its own or all at once with `load()`. Owns every fd it creates; `unload()` or deinit closes them.
 public final class BPFObject {
-    public private(set) var spec: ObjectSpec
+    public internal(set) var spec: ObjectSpec
     public let programs: [Program]
     public private(set) var maps: [Map] = []
     public private(set) var btfFD: FileDescriptor?
@@ -25,6 +32,8 @@ public final class BPFObject {
     /// Things that did not stop the load but that a user may want to know (BTF refused, ...).
     public private(set) var warnings: [String] = []
     public var options: LoadOptions
+    /// `.struct_ops` maps this object registered; `unload()` unregisters them.
+    var registeredStructOps: [Map] = []
     /// The object's BTF with the fix-ups the kernel needs, made once per object.
     private var kernelBTF: BTF?
 
@@ -79,6 +88,7 @@ public final class BPFObject {
             spec.maps[i].initialData = try KconfigData.bytes(layout: layout, size: Int(spec.maps[i].valueSize), btf: btf, spec: spec)
             spec.maps[i].btfValueTypeID = layout.id
         }
+        try resolveStructOps()
         if createMaps {
             if let btf = kernelBTF, btfFD == nil {
                 switch BPFCommand.loadBTF(btf.rawBytes) {
@@ -118,6 +128,7 @@ public final class BPFObject {
                            observer: observer.map { o in { try o(p, $0, $1, $2) } })
             }
             try fillProgramArrays()
+            try registerStructOps()
         } catch {
             unload()
             throw error
@@ -158,8 +169,9 @@ public final class BPFObject {
         replacedByNamePins = []
     }
 
-    /// Closes every program instance, map and the BTF fd.
+    /// Unregisters the struct_ops it registered, then closes every program instance, map and the BTF fd.
     public func unload() {
+        unregisterStructOps()
         for p in programs { p.unload() }
         maps = []
         instanceMaps = []

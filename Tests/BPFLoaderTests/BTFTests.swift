@@ -107,7 +107,8 @@ private func info(_ kind: BTFKind, vlen: UInt32 = 0, flag: Bool = false) -> UInt
     UInt32(kind.rawValue) << 24 | vlen | (flag ? 1 << 31 : 0)
 }
 
-@Suite struct BTFTests {
+// Holds the descriptor lock: some tests load BTF into the kernel, which fd-counting suites would see.
+@Suite(.kernel) struct BTFTests {
     @Test func parsesMapsAndGlobalDataSections() throws {
         let (_, btf) = try objectBTF(try btfTestCompile(globalsSource))
         let maps = try #require(btf.datasec(named: ".maps"))

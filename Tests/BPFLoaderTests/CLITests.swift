@@ -104,7 +104,7 @@ extension CLITests {
             // The pinned program, run by bpftool: 7 + 5 + 3 + 11 + 13 from its global data maps.
             let packet = "\(Fixtures.outputDirectory)/packet-\(UUID().uuidString.prefix(8))"
             try Data(testPacket).write(to: URL(fileURLWithPath: packet))
-            let run = try runTool("/usr/sbin/bpftool", ["prog", "run", "pinned", "\(pins.path)/progs/test_globals", "data_in", packet])
+            let run = try runProcess("/usr/sbin/bpftool", ["prog", "run", "pinned", "\(pins.path)/progs/test_globals", "data_in", packet])
             #expect(run.status == 0, "\(run.stderr)")
             #expect((run.stdout + run.stderr).contains("Return value: 39"), "\(run.stdout)\(run.stderr)")
         }
@@ -134,7 +134,7 @@ extension CLITests {
             #expect(second.stderr.contains("already pinned"))
             #expect(pins.contents() == before)
             // The pins are still the first load's objects, not replacements.
-            let run = try runTool("/usr/sbin/bpftool", ["prog", "show", "pinned", "\(pins.path)/progs/test_legacy", "--json"])
+            let run = try runProcess("/usr/sbin/bpftool", ["prog", "show", "pinned", "\(pins.path)/progs/test_legacy", "--json"])
             let shown = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             #expect((shown["id"] as? Int).map(UInt32.init) == firstIDs["\(pins.path)/progs/test_legacy"])
         }
@@ -147,19 +147,4 @@ extension CLITests {
             })
         }
     }
-}
-
-/// Runs a tool other than bpfpipe and captures its output.
-func runTool(_ executable: String, _ arguments: [String]) throws -> CLIResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }

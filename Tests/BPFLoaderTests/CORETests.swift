@@ -42,28 +42,25 @@ enum KernelTypes {
 enum COREFixture {
     static let header: Result<String, FixtureError> = {
         let dir = Fixtures.outputDirectory
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/bpftool")
-        p.arguments = ["btf", "dump", "file", KernelTypes.path, "format", "c"]
-        let out = Pipe()
-        p.standardOutput = out
-        do { try p.run() } catch { return .failure(FixtureError(message: "bpftool: \(error)")) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, FileManager.default.createFile(atPath: dir + "/vmlinux.h", contents: data) else {
-            return .failure(FixtureError(message: "bpftool btf dump failed (\(p.terminationStatus))"))
+        let dump: ProcessResult
+        do {
+            dump = try runProcess("/usr/sbin/bpftool", ["btf", "dump", "file", KernelTypes.path, "format", "c"])
+        } catch {
+            return .failure(FixtureError(message: "bpftool: \(error)"))
+        }
+        guard dump.status == 0, FileManager.default.createFile(atPath: dir + "/vmlinux.h", contents: Data(dump.stdout.utf8)) else {
+            return .failure(FixtureError(message: "bpftool btf dump failed (\(dump.status))"))
         }
         return .success(dir)
     }()
 
-    static func object() throws -> String {
-        try Fixtures.object("core", flags: ["-D__TARGET_ARCH_x86", "-I\(try header.get())"])
-    }
-
-    static func open() throws -> BPFObject {
+    /// Opens the fixture `name.bpf.c`, compiled against the kernel's vmlinux.h with extra clang
+    /// `flags`, with no maps pinned by name.
+    static func open(_ name: String = "core", flags: [String] = []) throws -> BPFObject {
+        let path = try Fixtures.object(name, flags: ["-D__TARGET_ARCH_x86", "-I\(try header.get())"] + flags)
         var options = LoadOptions()
         options.pinMapsByNameDirectory = nil
-        return try BPFObject.open(path: try object(), options: options)
+        return try BPFObject.open(path: path, options: options)
     }
 }
 

@@ -7,10 +7,7 @@ import Testing
 @Suite(.enabled(if: KernelGate.enabled && KernelTypes.available, "needs bpf() as root and kernel BTF"), .kernel)
 struct ExternTests {
     func object(_ flags: [String] = []) throws -> BPFObject {
-        let path = try Fixtures.object("externs", flags: ["-D__TARGET_ARCH_x86", "-I\(try COREFixture.header.get())"] + flags)
-        var options = LoadOptions()
-        options.pinMapsByNameDirectory = nil
-        return try BPFObject.open(path: path, options: options)
+        try COREFixture.open("externs", flags: flags)
     }
 
     @Test func kconfigExternsReadTheKernelsConfiguration() throws {

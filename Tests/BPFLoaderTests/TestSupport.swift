@@ -26,16 +26,9 @@ enum Fixtures {
     }
 
     static func compile(source: String, output: String, flags: [String] = []) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-c", source, "-o", output] + flags
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let msg = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            throw FixtureError(message: "clang failed on \(source): \(String(decoding: msg, as: UTF8.self))")
+        let r = try runProcess("/usr/bin/env", ["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-c", source, "-o", output] + flags)
+        if r.status != 0 {
+            throw FixtureError(message: "clang failed on \(source): \(r.stderr)")
         }
     }
 
@@ -59,31 +52,4 @@ extension Program {
     func run(instance n: Int = 0, data: [UInt8] = testPacket) throws -> UInt32 {
         try BPFCommand.testRun(try fd(instance: n), data: data).get().returnValue
     }
-}
-
-/// Runs the built `bpfpipe` (beside the test bundle in .build/<config>/) and captures its output.
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func runBPFPipe(_ arguments: [String]) throws -> CLIResult {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary = dir.appendingPathComponent("bpfpipe").path
-    if !FileManager.default.isExecutableFile(atPath: binary) {
-        // The bundle may sit one level deeper (e.g. *.xctest/...); walk up to find the binary.
-        binary = dir.deletingLastPathComponent().appendingPathComponent("bpfpipe").path
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }

@@ -63,54 +63,6 @@ final class PipelineFile {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// The bpfpipe binary built beside the test bundle, run as a child process.
-enum BPFPipeCLI {
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static var executable: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let beside = dir.appendingPathComponent("bpfpipe").path
-        return FileManager.default.isExecutableFile(atPath: beside) ? beside : dir.deletingLastPathComponent().appendingPathComponent("bpfpipe").path
-    }
-
-    /// A started child whose output goes to files (two children at once cannot block on pipes).
-    final class Child {
-        let process = Process()
-        let out: String
-        let err: String
-        init(_ arguments: [String]) throws {
-            let base = NSTemporaryDirectory() + "bpfpipe-cli-\(getpid())-\(UUID().uuidString.prefix(8))"
-            out = base + ".out"
-            err = base + ".err"
-            FileManager.default.createFile(atPath: out, contents: nil)
-            FileManager.default.createFile(atPath: err, contents: nil)
-            process.executableURL = URL(fileURLWithPath: BPFPipeCLI.executable)
-            process.arguments = arguments
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-            try process.run()
-        }
-
-        func wait() throws -> Outcome {
-            process.waitUntilExit()
-            defer {
-                try? FileManager.default.removeItem(atPath: out)
-                try? FileManager.default.removeItem(atPath: err)
-            }
-            return Outcome(status: process.terminationStatus, stdout: try String(contentsOfFile: out, encoding: .utf8),
-                           stderr: try String(contentsOfFile: err, encoding: .utf8))
-        }
-    }
-
-    static func run(_ arguments: [String]) throws -> Outcome {
-        try Child(arguments).wait()
-    }
-}
-
 /// Deployments over time: redeploys that keep (or deliberately drop) map contents, concurrent
 /// runs, `status`, `down`, and the refusals that keep pins and objects where they belong.
 @Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel)
@@ -276,7 +228,7 @@ struct DeploymentTests {
         for iteration in 0..<20 {
             let reports = (0..<2).map { "\(file.directory)/report-\(iteration)-\($0).json" }
             let children = try reports.map {
-                try BPFPipeCLI.Child(["run", file.path, "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
+                try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
             }
             let outcomes = try children.map { try $0.wait() }
             for o in outcomes { #expect(o.status == 0, "iteration \(iteration): \(o.stderr)") }
@@ -297,7 +249,7 @@ struct DeploymentTests {
         let pins = try PinDirectory()
         let file = try PipelineFile(Self.twoObjectPipeline(root: pins.path))
         let lock = try DeploymentLock(deployment: "\(pins.path)/two", timeout: 0)
-        let r = try BPFPipeCLI.run(["run", file.path, "--cache-dir", file.cache, "--lock-timeout", "0"])
+        let r = try runBPFPipe(["run", file.path, "--cache-dir", file.cache, "--lock-timeout", "0"])
         withExtendedLifetime(lock) {}
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("lock \(lock.path)"), "\(r.stderr)")
@@ -326,7 +278,7 @@ struct DeploymentTests {
     }
 
     static func status(_ file: PipelineFile) throws -> (status: Int32, json: [String: Any]) {
-        let r = try BPFPipeCLI.run(["status", file.path, "--cache-dir", file.cache, "--json"])
+        let r = try runBPFPipe(["status", file.path, "--cache-dir", file.cache, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)\n\(r.stderr)")
         return (r.status, json)
     }
@@ -334,11 +286,11 @@ struct DeploymentTests {
     @Test func statusMatchesAFreshDeploymentAndReportsMissingExtraAndStalePins() throws {
         let pins = try PinDirectory()
         let file = try PipelineFile(Self.statusPipeline(root: pins.path))
-        let run = try BPFPipeCLI.run(["run", file.path, "--cache-dir", file.cache])
+        let run = try runBPFPipe(["run", file.path, "--cache-dir", file.cache])
         try #require(run.status == 0, "\(run.stderr)")
         let base = "\(pins.path)/st/k"
 
-        let text = try BPFPipeCLI.run(["status", file.path, "--cache-dir", file.cache])
+        let text = try runBPFPipe(["status", file.path, "--cache-dir", file.cache])
         #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
         #expect(text.stdout.contains("up to date"))
         var s = try Self.status(file)
@@ -368,7 +320,7 @@ struct DeploymentTests {
         // Another version of a program pinned by hand in place of the deployed one.
         let other = try PinDirectory()
         let otherFile = try PipelineFile(Self.statusPipeline(root: other.path, bonus: 1000))
-        let otherRun = try BPFPipeCLI.run(["run", otherFile.path, "--cache-dir", otherFile.cache])
+        let otherRun = try runBPFPipe(["run", otherFile.path, "--cache-dir", otherFile.cache])
         try #require(otherRun.status == 0, "\(otherRun.stderr)")
         let handLoaded = try BPFFS.openPinned("\(other.path)/st/k/progs/read_store")
         let handTag = try ProgramKernelInfo(fd: handLoaded).tag
@@ -388,23 +340,23 @@ struct DeploymentTests {
     @Test func downKeepsKeptMapsUnlessIncludeKept() throws {
         let pins = try PinDirectory()
         let file = try PipelineFile(Self.statusPipeline(root: pins.path))
-        let run = try BPFPipeCLI.run(["run", file.path, "--cache-dir", file.cache])
+        let run = try runBPFPipe(["run", file.path, "--cache-dir", file.cache])
         try #require(run.status == 0, "\(run.stderr)")
         let deployment = "\(pins.path)/st"
         try PinTree.write("\(deployment)/k/maps/store", key: 0, value: 5)
         let kept = try ["k/maps/store": PinTree.mapID("\(deployment)/k/maps/store"),
                         "shared/shared_store": PinTree.mapID("\(deployment)/shared/shared_store")]
 
-        let down = try BPFPipeCLI.run(["down", file.path])
+        let down = try runBPFPipe(["down", file.path])
         #expect(down.status == 0, "\(down.stderr)")
         let left = try PinTree.snapshot(deployment).filter { $0.value != "dir" }
         #expect(left == kept.mapValues { "map \($0)" })
 
         // A redeploy after `down` picks the kept contents up again.
-        #expect(try BPFPipeCLI.run(["run", file.path, "--cache-dir", file.cache]).status == 0)
+        #expect(try runBPFPipe(["run", file.path, "--cache-dir", file.cache]).status == 0)
         #expect(try PipelineHarness().run("\(deployment)/k/progs/read_store") == 5)
 
-        let all = try BPFPipeCLI.run(["down", file.path, "--include-kept"])
+        let all = try runBPFPipe(["down", file.path, "--include-kept"])
         #expect(all.status == 0, "\(all.stderr)")
         #expect(!FileManager.default.fileExists(atPath: deployment))
     }
@@ -432,13 +384,13 @@ struct DeploymentTests {
               tagged: { load: false }
               with_arg: { load: false }
         """)
-        let refused = try BPFPipeCLI.run(["run", file.path])
+        let refused = try runBPFPipe(["run", file.path])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("\(object) is world-writable"), "\(refused.stderr)")
         #expect(refused.stderr.contains("--allow-unsafe-paths"))
         #expect(pins.contents().isEmpty)
 
-        let allowed = try BPFPipeCLI.run(["run", file.path, "--allow-unsafe-paths"])
+        let allowed = try runBPFPipe(["run", file.path, "--allow-unsafe-paths"])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(try PipelineHarness().run("\(pins.path)/unsafe/c/progs/count_pkts") == 0)
     }

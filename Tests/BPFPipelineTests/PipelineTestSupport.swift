@@ -5,9 +5,6 @@ import Testing
 @testable import BPFPipeline
 import BPFTestSupport
 
-/// The repository root, found from this file.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
 /// Log lines captured from a `JSONLogHandler`.
 final class CapturedLines: @unchecked Sendable {
     private let lock = NSLock()
@@ -62,9 +59,4 @@ struct PipelineHarness {
             return obj
         }
     }
-}
-
-struct FixtureFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }

@@ -10,18 +10,13 @@ import BPFTestSupport
 struct PluginIsolationTests {
     /// The host is the bpfpipe binary beside the test bundle.
     init() {
-        setenv("BPFPIPE_PLUGIN_HOST", URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfpipe").path, 1)
+        setenv("BPFPIPE_PLUGIN_HOST", bpfpipeExecutable, 1)
     }
 
     func crashyPlugin() throws -> String {
         let source = "\(repositoryRoot)/Tests/BPFPipelineTests/Pipelines/plugins/crashy.c"
         let out = NSTemporaryDirectory() + "libcrashy-\(getpid()).so"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["cc", "-shared", "-fPIC", "-I\(repositoryRoot)/Sources/BPFPipePluginABI/include", source, "-o", out]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0)
+        try buildPlugin(source: source, output: out)
         return out
     }
 

@@ -15,10 +15,9 @@ struct TemporaryFolder {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A plugin built the way an outside author would: `cc -shared -fPIC` against bpfpipe/plugin.h
-/// alone, into its own temporary folder. `remove()` deletes it; a plugin already loaded stays mapped.
+/// A plugin built by `buildPlugin` into its own temporary folder. `remove()` deletes it; a plugin
+/// already loaded stays mapped.
 struct TestPlugin {
-    static let abiInclude = "\(repositoryRoot)/Sources/BPFPipePluginABI/include"
     /// The misbehaving test plugin (see the file's comment for its modes).
     static let faultySource = "\(repositoryRoot)/Tests/BPFPipelineTests/Plugins/faulty.c.fixture"
 
@@ -29,12 +28,11 @@ struct TestPlugin {
     init(_ source: String, name: String, defines: [String] = []) throws {
         folder = try TemporaryFolder("plugin")
         path = "\(folder.path)/lib\(name).so"
-        // The fixture is not named *.c (SwiftPM would take it for a source of the test target).
-        let r = try runTool("/usr/bin/env", ["cc", "-shared", "-fPIC", "-Wall", "-I\(Self.abiInclude)"] + defines.map { "-D\($0)" }
-                            + ["-x", "c", source, "-o", path])
-        guard r.status == 0 else {
+        do {
+            try buildPlugin(source: source, output: path, defines: defines)
+        } catch {
             folder.remove()
-            throw FixtureFailure("cc failed for \(source):\n\(r.stderr)")
+            throw error
         }
     }
 
@@ -43,28 +41,6 @@ struct TestPlugin {
     static func faulty(defines: [String] = []) throws -> TestPlugin {
         try TestPlugin(faultySource, name: "faulty", defines: defines)
     }
-}
-
-/// A finished child process: exit status and what it wrote.
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func runTool(_ executable: String, _ arguments: [String]) throws -> ToolResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // Read both before waiting, so a chatty child cannot fill a pipe and block.
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return ToolResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
 /// Plugins built outside the package, loaded by path, and every way a plugin can be wrong: each

@@ -3,6 +3,7 @@ import Logging
 import Testing
 @testable import BPFLoader
 @testable import BPFPipeline
+import BPFTestSupport
 
 /// Runs pipelines in `.validate` mode, which needs no kernel: writes the text into `pipelines/`
 /// (so `../examples/...` resolves), decodes it, and returns the runner's error, if any.
@@ -229,17 +230,6 @@ struct ReferenceCase: Sendable, CustomTestStringConvertible {
 
     // MARK: the CLI
 
-    /// Runs the `bpfpipe` built next to the test bundle.
-    static func bpfpipe(_ arguments: [String]) throws -> ToolResult {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var binary = dir.appendingPathComponent("bpfpipe").path
-        if !FileManager.default.isExecutableFile(atPath: binary) {
-            // The bundle may sit one level deeper (*.xctest/...); the binary is beside it.
-            binary = dir.deletingLastPathComponent().appendingPathComponent("bpfpipe").path
-        }
-        return try runTool(binary, arguments)
-    }
-
     @Test func cliValidateExitsTwoWithTheLineAndColumnOnStderr() throws {
         let file = ValidateHarness.pipelineFile()
         try (Self.head + """
@@ -249,13 +239,13 @@ struct ReferenceCase: Sendable, CustomTestStringConvertible {
               count_pkt: {}
         """).write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let r = try Self.bpfpipe(["validate", file, "--cache-dir", NSTemporaryDirectory() + "bpfpipe-cache-\(getpid())"])
+        let r = try runBPFPipe(["validate", file, "--cache-dir", NSTemporaryDirectory() + "bpfpipe-cache-\(getpid())"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("\(file):8:7: object 'counters' has no program 'count_pkt'"), "\(r.stderr)")
     }
 
     @Test func cliValidateAcceptsTheQuickstart() throws {
-        let r = try Self.bpfpipe(["validate", "\(repositoryRoot)/pipelines/quickstart.yaml",
+        let r = try runBPFPipe(["validate", "\(repositoryRoot)/pipelines/quickstart.yaml",
                                   "--cache-dir", NSTemporaryDirectory() + "bpfpipe-cache-\(getpid())"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("quickstart.yaml: ok"))

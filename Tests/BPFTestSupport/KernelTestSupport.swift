@@ -81,7 +81,14 @@ public final class PinDirectory {
 }
 
 /// Number of open file descriptors of this process.
+/// Number of this process's open fds that hold kernel BPF objects (maps, programs, BTF, links):
+/// what a leak in the loader would leave behind. Other fds come and go with tests that run
+/// alongside (pipes to clang, files), so they are not counted.
 public func openFileDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return -1 }
+    return fds.filter { fd in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else { return false }
+        return target.hasPrefix("anon_inode:bpf") || target.hasPrefix("anon_inode:btf")
+    }.count
 }
 

@@ -47,7 +47,7 @@ public struct ObjectSpec: Sendable {
         let btfExt = try elf.section(named: ".BTF.ext").flatMap { sec in try btf.map { try BTFExt(bytes: sec.data, btf: $0, path: path) } }
 
         let functions = try collectFunctions(elf)
-        let programs = functions.values.filter(\.isProgram).sorted { ($0.sectionIndex, $0.start) < ($1.sectionIndex, $1.start) }
+        var programs = functions.values.filter(\.isProgram).sorted { ($0.sectionIndex, $0.start) < ($1.sectionIndex, $1.start) }
             .map { f -> ProgramSpec in
                 let autoload = !f.sectionName.hasPrefix("?")
                 let section = autoload ? f.sectionName : String(f.sectionName.dropFirst())
@@ -79,6 +79,12 @@ public struct ObjectSpec: Sendable {
                     }
                     maps.append(def)
                 }
+            } else if StructOps.isSection(sec.name) {
+                guard let btf else {
+                    throw LoaderError(.open, file: path, at: "section '\(sec.name)'", "struct_ops variables need the object's .BTF section",
+                                      hint: "compile with -g")
+                }
+                maps += try StructOps.parse(section: sec, elf: elf, btf: btf, path: path)
             } else if GlobalData.isDataSection(sec.name), sec.size > 0 {
                 guard sec.size <= GlobalData.maxSectionSize else {
                     throw LoaderError(.open, file: path, at: "section '\(sec.name)'",
@@ -94,11 +100,12 @@ public struct ObjectSpec: Sendable {
             let layout = btf.sanitizedForKernel().datasec(named: kconfigSectionName)
             let size = layout.map { l in l.vars.map { Int($0.offset) + Int($0.size) }.max() ?? 0 } ?? 0
             var def = MapDefinition(name: GlobalData.mapName(objectName: name, section: kconfigSectionName),
-                                    type: 2 /* BPF_MAP_TYPE_ARRAY */, keySize: 4, valueSize: UInt32(max(size, 1)), maxEntries: 1,
+                                    type: 2 /* BPF_MAP_TYPE_ARRAY */, keySize: 4, valueSize: UInt32(clamping: max(size, 1)), maxEntries: 1,
                                     flags: 1 << 7 /* BPF_F_RDONLY_PROG */, origin: .globalData(section: kconfigSectionName))
             def.freezeAfterInit = true
             maps.append(def)
         }
+        programs = StructOps.disablingUnusedPrograms(programs, maps: maps)
         var seen = Set<String>()
         for m in maps where !seen.insert(m.name).inserted {
             throw LoaderError(.open, file: path, at: "map '\(m.name)'", "two maps share this name")

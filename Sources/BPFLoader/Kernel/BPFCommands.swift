@@ -16,6 +16,8 @@ enum BPFCommand {
         var btfKeyTypeID: UInt32 = 0
         var btfValueTypeID: UInt32 = 0
         var mapExtra: UInt64 = 0
+        /// A struct_ops map's value type in vmlinux BTF (`struct bpf_struct_ops_<name>`).
+        var btfVmlinuxValueTypeID: UInt32 = 0
     }
 
     static func createMap(_ m: MapAttributes) -> Result<FileDescriptor, Errno> {
@@ -31,6 +33,7 @@ enum BPFCommand {
         attr.btf_key_type_id = m.btfKeyTypeID
         attr.btf_value_type_id = m.btfValueTypeID
         attr.map_extra = m.mapExtra
+        attr.btf_vmlinux_value_type_id = m.btfVmlinuxValueTypeID
         withUnsafeMutableBytes(of: &attr.map_name) { copyName(m.name, into: $0) }
         return sysBPF(BPF_MAP_CREATE, &attr).map(FileDescriptor.init(adopting:))
     }
@@ -45,6 +48,15 @@ enum BPFCommand {
                 attr.flags = flags
                 return sysBPF(BPF_MAP_UPDATE_ELEM, &attr).map { _ in () }
             }
+        }
+    }
+
+    static func deleteElement(map: FileDescriptor, key: [UInt8]) -> Result<Void, Errno> {
+        key.withUnsafeBytes { k in
+            var attr = bpf_attr()
+            attr.map_fd = UInt32(bitPattern: map.rawValue)
+            attr.key = address(k)
+            return sysBPF(BPF_MAP_DELETE_ELEM, &attr).map { _ in () }
         }
     }
 

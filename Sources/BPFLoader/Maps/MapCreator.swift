@@ -64,6 +64,7 @@ struct MapCreator {
         if def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue && def.maxEntries == 0 {
             attrs.maxEntries = UInt32(CPUs.possible)
         }
+        if def.structOps != nil { return try createStructOps(def, attrs) }
         if MapTypes.isMapInMap(def.type) {
             guard def.inner != nil else {
                 // The kernel needs an inner map as a template and would only answer EINVAL.

@@ -56,6 +56,8 @@ public struct MapDefinition: Sendable, Equatable {
     public var freezeAfterInit: Bool = false
     /// Reuse the map pinned here (a kept map of an earlier deployment) when it is compatible.
     public var reuse: MapReuse?
+    /// A `.struct_ops` variable: the kernel ops struct it implements and the programs in it.
+    public var structOps: StructOpsDefinition?
 
     /// Boxed so `MapDefinition` can nest one level without being recursive in storage.
     public final class InnerMap: Sendable, Equatable {

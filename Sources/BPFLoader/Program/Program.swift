@@ -13,6 +13,9 @@ public final class Program {
     private var preprocessor: Preprocessor?
     public internal(set) var instances: [ProgramInstance] = []
     public private(set) var isLoaded = false
+    /// A struct_ops program's attach_btf_id: the kernel ops struct of the map that uses it (its
+    /// expected_attach_type, the member index, is set in `kind`).
+    var structOpsAttachBTFID: UInt32?
 
     init(spec: ProgramSpec, objectPath: String) {
         self.spec = spec
@@ -108,7 +111,7 @@ public final class Program {
         // Resolved once for all instances: the lookup scans kernel BTF.
         let attachBTFID: UInt32
         do {
-            attachBTFID = try AttachTarget.btfID(for: kind, section: section) ?? 0
+            attachBTFID = try structOpsAttachBTFID ?? AttachTarget.btfID(for: kind, section: section) ?? 0
         } catch var error as LoaderError {
             error.file = objectPath
             error.location = "program '\(name)' (section '\(section)')"

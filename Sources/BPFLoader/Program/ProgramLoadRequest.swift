@@ -19,6 +19,10 @@ struct ProgramLoadRequest {
             // Without attach_btf_id the kernel answers EPERM or EINVAL with no log, which reads as a
             // capability problem; say what is missing instead (freplace, struct_ops).
             let target = kind.attachTarget.map { "'\($0)'" } ?? "its target"
+            if kind.type == BPF_PROG_TYPE_STRUCT_OPS.rawValue {
+                throw LoaderError(.load, "struct_ops programs take their attach_btf_id from the .struct_ops variable that uses them, and none uses this one",
+                                  hint: "put the program into a function-pointer member of a SEC(\".struct_ops\") variable, or turn its autoload off")
+            }
             let what = kind.type == BPF_PROG_TYPE_EXT.rawValue
                 ? "\(kind.typeName) (freplace) programs need the fd and BTF id of the program whose function \(target) they replace"
                 : "\(kind.typeName) programs need the BTF id of \(target) (attach_btf_id)"

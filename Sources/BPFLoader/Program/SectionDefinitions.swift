@@ -438,10 +438,14 @@ extension SectionDefinitions.Definition {
 }
 
 extension SectionDefinitions {
+    /// Optimal-string-alignment distance between the UTF-8 bytes of `a` and `b`.
+    public static func editDistance(_ a: String, _ b: String) -> Int {
+        editDistance(Array(a.utf8), Array(b.utf8))
+    }
+
     /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent
     /// transpositions each cost 1, so "xpd" is one edit from "xdp".
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
+    public static func editDistance<Element: Equatable>(_ a: [Element], _ b: [Element]) -> Int {
         if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
         var previous2 = [Int](repeating: 0, count: b.count + 1)
         var previous = Array(0...b.count)

@@ -132,15 +132,19 @@ enum KconfigData {
     }
 }
 
-/// /proc/kallsyms, for typeless ksyms.
+/// /proc/kallsyms, for typeless ksyms: read once per process, on the first such extern.
 enum Kallsyms {
-    static func address(of name: String) -> UInt64? {
-        guard let bytes = try? FileBytes.read(path: "/proc/kallsyms", step: .relocate) else { return nil }
+    private static let table: [String: UInt64] = {
+        guard let bytes = try? FileBytes.read(path: "/proc/kallsyms", step: .relocate) else { return [:] }
+        var out: [String: UInt64] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ")
-            guard fields.count >= 3, fields[2] == name, let a = UInt64(fields[0], radix: 16), a != 0 else { continue }
-            return a
+            // Zero addresses are what kptr_restrict shows instead of the real ones.
+            guard fields.count >= 3, let a = UInt64(fields[0], radix: 16), a != 0 else { continue }
+            out[String(fields[2])] = out[String(fields[2])] ?? a
         }
-        return nil
-    }
+        return out
+    }()
+
+    static func address(of name: String) -> UInt64? { table[name] }
 }

@@ -7,56 +7,36 @@ import Glibc
 /// the record's metadata (`step`, `object`, `program`, `instance`, `duration_ms`, `insns`,
 /// `prog_id`, `pin`, `error`, `verifier_log`, ...) as top-level keys, so `jq` and log shippers
 /// need no schema.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
-    public var logLevel: Logger.Level = .info
-    private let sink: @Sendable (String) -> Void
+public struct JSONLogHandler: LineLogHandler {
+    var state: LineLogState
 
     /// `sink` receives each line without its newline; the default writes to stderr.
     public init(sink: @escaping @Sendable (String) -> Void = { writeLine($0, to: 2) }) {
-        self.sink = sink
+        state = LineLogState(sink: sink)
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var all = metadata
-        if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
-        if let m = event.metadata { all.merge(m) { $1 } }
+    func line(for event: LogEvent, metadata all: Logger.Metadata) -> String {
         var out = "{\"ts\":\(JSON.quote(Timestamp.now()))"
         out += ",\"level\":\(JSON.quote(event.level.rawValue))"
         out += ",\"msg\":\(JSON.quote(event.message.description))"
         for key in all.keys.sorted() where !["ts", "level", "msg"].contains(key) {
             out += ",\(JSON.quote(key)):\(JSON.value(all[key]!))"
         }
-        out += "}"
-        sink(out)
+        return out + "}"
     }
 }
 
 /// Human-readable records: `level step object/program[n]: message key=value ...`.
-public struct TextLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
-    public var logLevel: Logger.Level = .info
-    private let sink: @Sendable (String) -> Void
+public struct TextLogHandler: LineLogHandler {
+    var state: LineLogState
 
+    /// `sink` receives each line without its newline; the default writes to stderr.
     public init(sink: @escaping @Sendable (String) -> Void = { writeLine($0, to: 2) }) {
-        self.sink = sink
+        state = LineLogState(sink: sink)
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
+    func line(for event: LogEvent, metadata: Logger.Metadata) -> String {
         var all = metadata
-        if let m = event.metadata { all.merge(m) { $1 } }
         var head = ""
         if let step = all.removeValue(forKey: "step") { head += "[\(step)] " }
         var subject = ""
@@ -70,7 +50,53 @@ public struct TextLogHandler: LogHandler {
         all.removeValue(forKey: "error")
         var line = level + head + event.message.description
         for key in all.keys.sorted() { line += " \(key)=\(all[key]!)" }
-        sink(line)
+        return line
+    }
+}
+
+/// What a line handler holds: the logger's settings and where lines go.
+struct LineLogState: Sendable {
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var logLevel: Logger.Level = .info
+    let sink: @Sendable (String) -> Void
+}
+
+/// A handler that writes each record as one line; it supplies only how a record reads, and
+/// shares the logger plumbing and the metadata merge.
+protocol LineLogHandler: LogHandler {
+    var state: LineLogState { get set }
+    /// The record as one line, without its newline; `metadata` is already merged.
+    func line(for event: LogEvent, metadata: Logger.Metadata) -> String
+}
+
+extension LineLogHandler {
+    public var metadata: Logger.Metadata {
+        get { state.metadata }
+        set { state.metadata = newValue }
+    }
+
+    public var metadataProvider: Logger.MetadataProvider? {
+        get { state.metadataProvider }
+        set { state.metadataProvider = newValue }
+    }
+
+    public var logLevel: Logger.Level {
+        get { state.logLevel }
+        set { state.logLevel = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { state.metadata[key] }
+        set { state.metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        // The handler's metadata, then the provider's, then the record's own; a later value wins.
+        var all = state.metadata
+        if let provided = state.metadataProvider?.get() { all.merge(provided) { $1 } }
+        if let m = event.metadata { all.merge(m) { $1 } }
+        state.sink(line(for: event, metadata: all))
     }
 }
 
@@ -101,10 +127,18 @@ enum Timestamp {
     }
 }
 
-/// The small JSON writer the log handler and reports need.
+/// The small JSON writer the log handler, reports and plugin configurations need.
 enum JSON {
+    /// `s` as a JSON string literal.
     static func quote(_ s: String) -> String {
-        var out = "\""
+        var out = ""
+        appendQuoted(s, to: &out)
+        return out
+    }
+
+    /// Appends `s` as a JSON string literal.
+    static func appendQuoted(_ s: String, to out: inout String) {
+        out += "\""
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""
@@ -112,13 +146,16 @@ enum JSON {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            // Control characters, and the two separators JavaScript treats as line ends.
+            case _ where u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029:
+                let hex = String(u.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(u)
             }
         }
-        return out + "\""
+        out += "\""
     }
 
     /// Strings stay strings; numbers and booleans passed as `.stringConvertible` (as

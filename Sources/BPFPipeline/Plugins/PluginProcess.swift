@@ -24,36 +24,22 @@ final class PluginProcess: @unchecked Sendable {
 
     init(pluginPath: String, configJSON: String) throws {
         self.pluginPath = pluginPath
-        var down: [Int32] = [0, 0], up: [Int32] = [0, 0]
-        guard pipe(&down) == 0, pipe(&up) == 0 else { throw Failure(description: "plugin \(pluginPath): cannot create pipes") }
-        for fd in down + up { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, down[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, up[1], 1)
         let host = PluginProcess.hostExecutable
-        let words: [String] = [host, "plugin-host", pluginPath]
-        let argv = words.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
         // The Swift runtime's crash backtrace would land on our stderr; the parent reports the
         // crash itself, in one line that names the plugin and the instance.
-        var envStrings: [String] = []
+        var environment: [String] = []
         var e = environ
-        while let p = e.pointee { envStrings.append(String(cString: p)); e += 1 }
-        envStrings = envStrings.filter { !$0.hasPrefix("SWIFT_BACKTRACE=") } + ["SWIFT_BACKTRACE=enable=no"]
-        let envp = envStrings.map { strdup($0) } + [nil]
-        defer { for p in envp { free(p) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, host, &actions, nil, argv, envp)
-        close(down[0]); close(up[1])
-        guard rc == 0 else {
-            close(down[1]); close(up[0])
-            throw Failure(description: "plugin \(pluginPath): cannot start the plugin host \(host): \(String(cString: strerror(rc)))")
+        while let p = e.pointee { environment.append(String(cString: p)); e += 1 }
+        environment = environment.filter { !$0.hasPrefix("SWIFT_BACKTRACE=") } + ["SWIFT_BACKTRACE=enable=no"]
+        let child: Subprocess.Child
+        do {
+            child = try Subprocess.spawn(host, ["plugin-host", pluginPath], environment: environment, stdin: .pipe, stdout: .pipe, stderr: .inherit)
+        } catch let e as Subprocess.LaunchError {
+            throw Failure(description: "plugin \(pluginPath): cannot start the plugin host \(host): \(String(cString: strerror(e.errno)))")
         }
-        pid = child
-        toChild = down[1]
-        fromChild = up[0]
+        pid = child.pid
+        toChild = child.stdin
+        fromChild = child.stdout
         // A child that dies must not kill us with SIGPIPE on the next write.
         signal(SIGPIPE, SIG_IGN)
         do {

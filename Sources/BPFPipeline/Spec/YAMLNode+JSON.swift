@@ -16,7 +16,7 @@ extension YAMLNode {
             case .null: out += "null"
             case .bool(let b): out += b ? "true" : "false"
             case .integer(let v?): out += String(v)
-            case .integer(nil), .float, .string: Self.appendJSONString(s.value, to: &out)
+            case .integer(nil), .float, .string: JSON.appendQuoted(s.value, to: &out)
             }
         case .sequence(let items):
             out += "["
@@ -30,32 +30,11 @@ extension YAMLNode {
             for (i, pair) in pairs.enumerated() {
                 if i > 0 { out += "," }
                 // JSON keys are strings; a non-scalar key (rare) is keyed by its own JSON text.
-                Self.appendJSONString(pair.key.scalar?.value ?? pair.key.json(), to: &out)
+                JSON.appendQuoted(pair.key.scalar?.value ?? pair.key.json(), to: &out)
                 out += ":"
                 pair.value.appendJSON(to: &out)
             }
             out += "}"
         }
-    }
-
-    static func appendJSONString(_ s: String, to out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            // Control characters, and the two separators JavaScript treats as line ends.
-            case _ where u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }

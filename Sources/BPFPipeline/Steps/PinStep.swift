@@ -28,7 +28,7 @@ struct PinStep {
             try BPFFS.prepare(deploymentDirectory)
             try BPFFS.makeDirectories(staging)
             for (name, obj) in objects {
-                let pins = try obj.pin(to: "\(staging)/\(name)")
+                let pins = try obj.pin(to: "\(staging)/\(name)", commitByNamePins: false)
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
@@ -53,6 +53,7 @@ struct PinStep {
             throw error
         }
         removeTree(staging)
+        for (_, obj) in objects { obj.commitNewByNamePins() }
         // Report the final places, not the staging ones.
         let prefix = staging
         result = result.map { p in
