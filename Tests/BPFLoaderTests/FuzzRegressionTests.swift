@@ -95,4 +95,17 @@ import Testing
     @Test func globalDataSectionLargerThanAnyMapValueIsRefusedAtOpen() {
         #expect(throws: LoaderError.self) { try ObjectSpec.open(bytes: Self.hugeBSS, path: "fuzz.o") }
     }
+
+    /// Found by the CI fuzz run: a `.kconfig` layout of gigabytes made relocation allocate it.
+    @Test func kconfigLayoutBeyondAnyBelievableSizeIsRefusedAtOpen() throws {
+        let path = try compileInline("""
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        char LICENSE[] SEC("license") = "GPL";
+        extern char CONFIG_HUGE[2000000] __kconfig __weak;
+        SEC("socket") int f(struct __sk_buff *skb) { return CONFIG_HUGE[7]; }
+        """, name: "kconfig_huge")
+        let e = #expect(throws: LoaderError.self) { try ObjectSpec.open(path: path) }
+        #expect(e?.message.contains("kernel config values") == true)
+    }
 }

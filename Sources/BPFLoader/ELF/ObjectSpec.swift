@@ -99,6 +99,11 @@ public struct ObjectSpec: Sendable {
             // relocation; its size comes from the layout the kernel fix-ups give the DATASEC.
             let layout = btf.sanitizedForKernel().datasec(named: kconfigSectionName)
             let size = layout.map { l in l.vars.map { Int($0.offset) + Int($0.size) }.max() ?? 0 } ?? 0
+            // Kernel config values are a few bytes each; a layout this large comes from a broken
+            // or hostile BTF, and would otherwise be allocated at relocation.
+            guard size <= maxKconfigSize else {
+                throw LoaderError(.open, file: path, at: "section '.kconfig'", "the BTF lays out \(size) bytes of kernel config values; at most \(maxKconfigSize) are believable")
+            }
             var def = MapDefinition(name: GlobalData.mapName(objectName: name, section: kconfigSectionName),
                                     type: 2 /* BPF_MAP_TYPE_ARRAY */, keySize: 4, valueSize: UInt32(clamping: max(size, 1)), maxEntries: 1,
                                     flags: 1 << 7 /* BPF_F_RDONLY_PROG */, origin: .globalData(section: kconfigSectionName))
@@ -238,6 +243,9 @@ public struct ObjectSpec: Sendable {
         return CodeLocation(section: section.index, instruction: Int(byteOffset / 8))
     }
 }
+
+/// The largest `.kconfig` map bpfpipe builds (a real one holds a few hundred bytes).
+let maxKconfigSize = 1 << 20
 
 extension ObjectSpec {
     /// The function whose code contains `location`.
