@@ -152,11 +152,7 @@ public final class BPFObject {
     /// Undoes the by-name pins this object made (for a run that failed after relocation), and
     /// puts back the pins of maps it replaced.
     public func removeNewByNamePins() {
-        for p in newByNamePins.reversed() { BPFFS.remove(p) }
-        for r in replacedByNamePins.reversed() {
-            BPFFS.remove(r.pin)
-            _ = sysRename(r.aside, r.pin)
-        }
+        BPFObject.undoByNamePins(made: newByNamePins, replaced: replacedByNamePins)
         newByNamePins = []
         replacedByNamePins = []
     }

@@ -106,20 +106,25 @@ extension BPFObject {
                         throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot move \(final) aside", errno: e)
                     }
                     replaced.append((final, aside))
-                } 
+                }
                 if case .failure(let e) = BPFCommand.pin(m.fd, at: final) {
                     throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot pin at \(final)", errno: e)
                 }
                 if replaced.last?.pin != final { made.append(final) }
             }
         } catch {
-            for p in made.reversed() { BPFFS.remove(p) }
-            for r in replaced.reversed() {
-                BPFFS.remove(r.pin)
-                _ = sysRename(r.aside, r.pin)
-            }
+            BPFObject.undoByNamePins(made: made, replaced: replaced)
             throw error
         }
         return (made, replaced)
+    }
+
+    /// Removes new by-name pins and puts set-aside ones back, newest first.
+    static func undoByNamePins(made: [String], replaced: [(pin: String, aside: String)]) {
+        for p in made.reversed() { BPFFS.remove(p) }
+        for r in replaced.reversed() {
+            BPFFS.remove(r.pin)
+            _ = sysRename(r.aside, r.pin)
+        }
     }
 }
