@@ -108,4 +108,20 @@ import Testing
         let e = #expect(throws: LoaderError.self) { try ObjectSpec.open(path: path) }
         #expect(e?.message.contains("kernel config values") == true)
     }
+
+    /// Found by the long fuzz run: a CO-RE bitfield relocation whose BTF made the shift negative
+    /// trapped converting it. The input is the fuzzer's object, kept as it was found.
+    @Test func coreBitfieldShiftOutsideALoadIsAnErrorNotATrap() throws {
+        let path = Fixtures.directory + "/fuzz/core-bitfield-shift.elf"
+        let bytes = try FileBytes.read(path: path, step: .open)
+        var spec = try ObjectSpec.open(bytes: bytes, path: path)
+        for v in spec.globalVariables {
+            for value: GlobalLiteral in [.integer(-1), .bool(true), .string("fuzz"), .list([.integer(1), .integer(2)])] {
+                try? spec.setGlobal(v.name, to: value)
+            }
+        }
+        let object = BPFObject(spec: spec)
+        let e = #expect(throws: LoaderError.self) { try object.relocate(createMaps: false) }
+        #expect(e?.description.contains("does not fit a 64-bit load") == true, "\(e.map(String.init(describing:)) ?? "")")
+    }
 }

@@ -123,11 +123,15 @@ extension COREResult {
             let signed = (fieldType.isAnyEnum && fieldType.kindFlag) || (fieldType.kind == .int && fieldType.intEncoding & 1 != 0)
             v.value = signed ? 1 : 0
             v.validate = true
-        case .fieldLShiftU64:
-            v.value = UInt64(64 - (bitOffset + bitSize - byteOffset * 8))
-        case .fieldRShiftU64:
-            v.value = UInt64(64 - bitSize)
-            v.validate = true
+        case .fieldLShiftU64, .fieldRShiftU64:
+            // Shifts must stay within a 64-bit register; BTF that says otherwise (a bitfield wider
+            // than 64 bits, an offset outside the load) is broken, not a field to read.
+            let shift = kind == .fieldLShiftU64 ? 64 - (bitOffset + bitSize - byteOffset * 8) : 64 - bitSize
+            guard (0...64).contains(shift) else {
+                throw COREFailure("bitfield \(spec.sourceDescription) (\(bitSize) bits at bit \(bitOffset)) does not fit a 64-bit load")
+            }
+            v.value = UInt64(shift)
+            v.validate = kind == .fieldRShiftU64
         default:
             throw COREFailure("unexpected kind \(kind.shortName)")
         }
