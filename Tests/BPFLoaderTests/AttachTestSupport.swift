@@ -85,3 +85,19 @@ struct Victim {
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
+
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held. For what the
+/// kernel does after an RCU grace period (freeing an unpinned link or an unused program).
+func eventually(seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
+    }
+    return try condition()
+}
+
+/// Whether the kernel still has link `id` (`bpftool link show id N` succeeds).
+func kernelHasLink(_ id: UInt32) -> Bool {
+    (try? runBounded("/usr/sbin/bpftool", ["link", "show", "id", String(id)], seconds: 30).status) == 0
+}
