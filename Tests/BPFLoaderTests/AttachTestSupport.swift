@@ -83,6 +83,28 @@ struct Victim {
         guard r.status == 0 else { throw FixtureError(message: "victim exited \(r.status): \(r.stderr)") }
     }
 
+    /// Starts the victim waiting on stdin, so its pid is known before it calls the function;
+    /// `go()` lets it make its calls and waits (at most 30 s) for it to exit.
+    func start(_ times: Int) throws -> (pid: Int32, go: () throws -> Int32) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [String(times), "wait"]
+        let input = Pipe()
+        process.standardInput = input
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        try process.run()
+        return (process.processIdentifier, {
+            input.fileHandleForWriting.write(Data([0x2a]))
+            if done.wait(timeout: .now() + 30) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                done.wait()
+                throw FixtureError(message: "victim did not finish within 30 s; killed")
+            }
+            return process.terminationStatus
+        })
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 

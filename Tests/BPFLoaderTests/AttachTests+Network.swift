@@ -64,6 +64,18 @@ extension AttachTests {
         #expect(try count(obj, .cgroupSock) == 1)
     }
 
+    @Test func aProgramOfTheWrongTypeIsRefusedWithAHint() throws {
+        let obj = try object()
+        let e = #expect(throws: LoaderError.self) {
+            try obj.program(named: "count_xdp")!.attach(.tracepoint(category: "syscalls", name: "sys_enter_getpid"))
+        }
+        #expect(e?.step == .attach)
+        #expect(e?.location == "program 'count_xdp' instance 0")
+        #expect(e?.message == "cannot attach to tracepoint syscalls/sys_enter_getpid")
+        #expect(e?.errno == .invalidArgument)
+        #expect(e?.hint == "the kernel refused a xdp program (section 'xdp') for tracepoint syscalls/sys_enter_getpid; check that the section matches the target")
+    }
+
     @Test func missingInterfaceIsAClearError() throws {
         let obj = try object()
         let e = #expect(throws: LoaderError.self) {
