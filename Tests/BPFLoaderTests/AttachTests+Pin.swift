@@ -28,9 +28,14 @@ extension AttachTests {
         #expect(unlink(pin) == 0)
         // The kernel frees an unpinned link after an RCU grace period, not at unlink(2).
         #expect(eventually { !kernelHasLink(id) }, "link \(id) still exists after its pin was removed")
-        let stopped = try count(obj, .tp)
-        callGetpid(20)
-        #expect(try count(obj, .tp) == stopped)
+        // The id goes first, the detach follows in the same release; wait for the counter to
+        // stand still while getpid() is called (an attached link moves it every time).
+        let stopped = try eventually {
+            let before = try count(obj, .tp)
+            callGetpid(20)
+            return try count(obj, .tp) == before
+        }
+        #expect(stopped, "the counter still moves after the pin was removed")
     }
 
     @Test func openPinnedRefusesAMapPin() throws {
