@@ -95,7 +95,7 @@ struct TestStep {
                         test: index, at: "\(test.mark)", instance: n, returnValue: outcome.returnValue,
                         repeatCount: test.repeatCount, durationMs: ms, averageNs: outcome.averageNanoseconds)))
                 }
-                let instances = test.instance.map { "instance \($0)" } ?? "every instance"
+                let instances = targets.count == 1 ? "instance \(targets[0])" : "every instance"
                 try checkMaps(test, object: obj, place: "object '\(entry.name)', program '\(name)', \(instances), test \(index)")
             }
         }
