@@ -193,6 +193,9 @@ public struct PipelineRunner {
         let parts = location.split(separator: "'")
         if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
         if let r = location.firstRange(of: ", program '") { meta["program"] = "\(location[r.upperBound...].prefix { $0 != "'" })" }
+        if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
+            meta["test"] = .stringConvertible(n)
+        }
         if let r = location.firstRange(of: "instance ") {
             let digits = location[r.upperBound...].prefix { $0.isNumber }
             if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }

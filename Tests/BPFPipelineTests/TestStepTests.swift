@@ -132,7 +132,7 @@ struct TestStepTests {
         // Same pins, same program and map ids, no staging folder left behind.
         #expect(try PinTree.snapshot(deployment) == before)
         let failure = try h.records().last { $0["msg"] as? String == "test failed" }
-        #expect(failure?["program"] as? String == "count_pkts" && failure?["instance"] as? Int == 2)
+        #expect(failure?["program"] as? String == "count_pkts" && failure?["instance"] as? Int == 2 && failure?["test"] as? Int == 0)
         #expect(try h.records().contains { $0["msg"] as? String == "pin failed" } == false)
     }
 
@@ -207,6 +207,18 @@ struct TestStepTests {
               hint: kprobe programs cannot be test-run by this kernel (no BPF_PROG_TEST_RUN support for the type); remove the test
             """)
         #expect(h.pins.contents().filter { $0.contains("fx") } == [])
+    }
+
+    @Test func dataTooShortForAPacketIsRefusedByTheKernelWithAHint() throws {
+        let h = try PipelineHarness()
+        let spec = try h.decode(text: TestStepPipelines.counters("""
+        test:
+          - { instance: 0, data-size: 4, expect-return: 0 }
+        """))
+        let error = try #require(throws: LoaderError.self) { _ = try h.runner(spec).execute(.run) }
+        #expect(error.errno == .invalidArgument)
+        #expect("\(error)".hasPrefix("\(spec.file):15:13: test: object 'counters', program 'count_pkts', instance 0, test 0: the kernel refused to test-run it (4 bytes of data)"), "\(error)")
+        #expect(error.hint == "packet programs need at least an Ethernet header (14 bytes) of data; give 'data', 'data-file' or 'data-size: 64'")
     }
 
     @Test func aSkippedInstanceIsLeftOutOfEveryInstanceButCannotBeNamed() throws {
