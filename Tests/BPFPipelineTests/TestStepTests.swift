@@ -316,6 +316,8 @@ struct TestStepTests {
                       fragment: "value 0x0a000000 of map 'hits' has 4 byte(s); the map's values have 8", line: 15, column: 67),
         ReferenceCase(name: "data-file missing", yaml: counters("test:\n  - { data-file: no-such-packet.bin, expect-return: 0 }"),
                       fragment: "'data-file' \(repositoryRoot)/pipelines/no-such-packet.bin does not exist", line: 15, column: 26),
+        ReferenceCase(name: "data-file not a regular file", yaml: counters("test:\n  - { data-file: /dev/zero, expect-return: 0 }"),
+                      fragment: "'data-file' /dev/zero is not a regular file", line: 15, column: 26),
         ReferenceCase(name: "per-CPU map", yaml: TestStepPipelines.fixture(packetLen: """
             test:
               - { data-size: 64, expect-maps: { per_cpu: { "0x00000000": "0x0100000000000000" } } }

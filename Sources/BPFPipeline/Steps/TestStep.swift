@@ -1,6 +1,9 @@
 import BPFLoader
 import FoundationEssentials
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The test step: runs each program's declared smoke tests (`test:`) with `BPF_PROG_TEST_RUN`
 /// once everything is loaded and pinned into staging, before the swap, so that a deployment
@@ -149,12 +152,15 @@ struct TestStep {
     /// The bytes of a `data-file`, refused when missing, unreadable or too large.
     static func dataFile(_ path: String, at mark: SourceMark, directory: String) throws -> [UInt8] {
         let full = Paths.absolute(path, relativeTo: directory)
-        guard Paths.exists(full) else { throw PipelineError(at: mark, "'data-file' \(full) does not exist") }
-        guard let data = FileManager.default.contents(atPath: full) else {
-            throw PipelineError(at: mark, "'data-file' \(full) cannot be read")
+        var st = stat()
+        guard stat(full, &st) == 0 else { throw PipelineError(at: mark, "'data-file' \(full) does not exist") }
+        // Sized before it is read: a FIFO or /dev/zero would never end.
+        guard st.st_mode & S_IFMT == S_IFREG else { throw PipelineError(at: mark, "'data-file' \(full) is not a regular file") }
+        guard st.st_size <= ProgramTest.maximumDataSize else {
+            throw PipelineError(at: mark, "'data-file' \(full) has \(st.st_size) bytes, more than \(ProgramTest.maximumDataSize)")
         }
-        guard data.count <= ProgramTest.maximumDataSize else {
-            throw PipelineError(at: mark, "'data-file' \(full) has \(data.count) bytes, more than \(ProgramTest.maximumDataSize)")
+        guard let data = FileManager.default.contents(atPath: full), data.count <= ProgramTest.maximumDataSize else {
+            throw PipelineError(at: mark, "'data-file' \(full) cannot be read")
         }
         return [UInt8](data)
     }
