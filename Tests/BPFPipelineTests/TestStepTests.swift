@@ -221,7 +221,7 @@ struct TestStepTests {
         #expect(error.hint == "packet programs need at least an Ethernet header (14 bytes) of data; give 'data', 'data-file' or 'data-size: 64'")
     }
 
-    @Test func aSkippedInstanceIsLeftOutOfEveryInstanceButCannotBeNamed() throws {
+    @Test func aSkippedInstanceIsLeftOutOfEveryInstanceButCannotBeNamedAndAllSkippedFails() throws {
         let h = try PipelineHarness()
         func tagged(_ test: String) -> String {
             """
@@ -250,6 +250,11 @@ struct TestStepTests {
         let named = try h.decode(text: tagged("{ instance: 1, data-size: 64, expect-return: 7 }"))
         let error = try #require(throws: LoaderError.self) { _ = try h.runner(named).execute(.run) }
         #expect("\(error)" == "\(named.file):17:25: test: object 'counters', program 'tagged', instance 1, test 0: instance 1 was skipped by its preprocessor, so it cannot be tested")
+
+        // Every instance skipped: a test that would run on none is a failure, not a pass.
+        let none = try h.decode(text: tagged("{ data-size: 64, expect-return: 7 }").replacingOccurrences(of: "except: [1]", with: "except: [0, 1, 2]"))
+        let noneError = try #require(throws: LoaderError.self) { _ = try h.runner(none).execute(.run) }
+        #expect("\(noneError)" == "\(none.file):17:13: test: object 'counters', program 'tagged', test 0: every instance was skipped by its preprocessor, so the test would run on none")
     }
 
     // MARK: the CLI

@@ -69,40 +69,49 @@ struct TestStep {
             for (index, test) in p.tests.enumerated() {
                 let data = try input(test)
                 let targets = test.instance.map { [$0] } ?? program.instances.filter { !$0.isSkipped }.map(\.index)
+                guard !targets.isEmpty else {
+                    throw LoaderError(.test, file: "\(test.mark)", at: "object '\(entry.name)', program '\(name)', test \(index)",
+                                      "every instance was skipped by its preprocessor, so the test would run on none")
+                }
                 for n in targets {
                     let place = "object '\(entry.name)', program '\(name)', instance \(n), test \(index)"
-                    guard n < program.instances.count, !program.instances[n].isSkipped else {
-                        throw LoaderError(.test, file: "\(test.instanceMark ?? test.mark)", at: place,
-                                          "instance \(n) was skipped by its preprocessor, so it cannot be tested")
-                    }
-                    let start = MonotonicClock.nanoseconds()
-                    let outcome: TestRunOutcome
-                    do {
-                        outcome = try program.testRun(instance: n, data: data, repeat: UInt32(test.repeatCount))
-                    } catch let e as LoaderError {
-                        throw LoaderError(.test, file: "\(test.mark)", at: place, e.message, errno: e.errno, hint: e.hint)
-                    }
-                    let ms = PipelineRunner.ms(MonotonicClock.nanoseconds() - start)
-                    if let expected = test.expectReturn, UInt32(truncatingIfNeeded: expected) != outcome.returnValue {
-                        let got = expected < 0 ? "\(Int32(bitPattern: outcome.returnValue))" : "\(outcome.returnValue)"
-                        throw LoaderError(.test, file: "\(test.mark)", at: place, "returned \(got), expected \(expected)"
-                                          + (test.repeatCount > 1 ? " (run \(test.repeatCount) times)" : ""))
-                    }
+                    let report = try runInstance(n, of: program, test, index: index, data: data, place: place)
                     logger.info("instance tested", metadata: [
                         "step": "test", "object": "\(entry.name)", "program": "\(name)", "instance": .stringConvertible(n),
-                        "test": .stringConvertible(index), "return": .stringConvertible(outcome.returnValue),
-                        "repeat": .stringConvertible(test.repeatCount), "duration_ms": .stringConvertible(ms),
-                        "avg_ns": .stringConvertible(outcome.averageNanoseconds),
+                        "test": .stringConvertible(index), "return": .stringConvertible(report.returnValue),
+                        "repeat": .stringConvertible(test.repeatCount), "duration_ms": .stringConvertible(report.durationMs),
+                        "avg_ns": .stringConvertible(report.averageNs),
                     ])
-                    results.append(Result(object: entry.name, program: name, report: RunReport.TestReport(
-                        test: index, at: "\(test.mark)", instance: n, returnValue: outcome.returnValue,
-                        repeatCount: test.repeatCount, durationMs: ms, averageNs: outcome.averageNanoseconds)))
+                    results.append(Result(object: entry.name, program: name, report: report))
                 }
                 let instances = targets.count == 1 ? "instance \(targets[0])" : "every instance"
                 try checkMaps(test, object: obj, place: "object '\(entry.name)', program '\(name)', \(instances), test \(index)")
             }
         }
         return results
+    }
+
+    /// Runs one test on one instance and checks its return value.
+    private func runInstance(_ n: Int, of program: Program, _ test: ProgramTest, index: Int, data: [UInt8], place: String) throws -> RunReport.TestReport {
+        guard n < program.instances.count, !program.instances[n].isSkipped else {
+            throw LoaderError(.test, file: "\(test.instanceMark ?? test.mark)", at: place,
+                              "instance \(n) was skipped by its preprocessor, so it cannot be tested")
+        }
+        let start = MonotonicClock.nanoseconds()
+        let outcome: TestRunOutcome
+        do {
+            outcome = try program.testRun(instance: n, data: data, repeat: UInt32(test.repeatCount))
+        } catch let e as LoaderError {
+            throw LoaderError(.test, file: "\(test.mark)", at: place, e.message, errno: e.errno, hint: e.hint)
+        }
+        let ms = PipelineRunner.ms(MonotonicClock.nanoseconds() - start)
+        if let expected = test.expectReturn, UInt32(truncatingIfNeeded: expected) != outcome.returnValue {
+            let got = expected < 0 ? "\(Int32(bitPattern: outcome.returnValue))" : "\(outcome.returnValue)"
+            throw LoaderError(.test, file: "\(test.mark)", at: place, "returned \(got), expected \(expected)"
+                              + (test.repeatCount > 1 ? " (run \(test.repeatCount) times)" : ""))
+        }
+        return RunReport.TestReport(test: index, at: "\(test.mark)", instance: n, returnValue: outcome.returnValue,
+                                    repeatCount: test.repeatCount, durationMs: ms, averageNs: outcome.averageNanoseconds)
     }
 
     /// Compares each `expect-maps` entry with what the map holds now, byte for byte.
