@@ -38,6 +38,25 @@ extension CLITests {
             #expect(text.stdout.contains("at \(pins.path)/again/links/cnt_getpid\n"))
         }
 
+        /// In a mount namespace of its own where tracefs is unmounted, `load --attach` mounts it
+        /// to find the tracepoint's id; the pins land in the shared bpffs.
+        @Test func attachMountsTracefsWhenItIsMissing() throws {
+            let path = try Fixtures.object("autoattach")
+            let pins = try PinDirectory()
+            let script = """
+                while mountpoint -q /sys/kernel/tracing; do umount /sys/kernel/tracing || exit 9; done
+                ls /sys/kernel/tracing/events >/dev/null 2>&1 && exit 8
+                "$0" load "$1" --pin "$2" --attach || exit $?
+                mountpoint -q /sys/kernel/tracing || exit 7
+                """
+            let r = try runBounded("/usr/bin/unshare", ["-m", "--propagation", "private", "sh", "-c", script, bpfpipeExecutable, path, pins.path], seconds: 60)
+            #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+            #expect(r.stdout.contains("attached program cnt_getpid to tracepoint syscalls/sys_enter_getpid"))
+            let before = try counter(pins.path + "/maps/counts", 0)
+            for _ in 0..<10 { _ = getpid() }
+            #expect(try counter(pins.path + "/maps/counts", 0) >= before + 10)
+        }
+
         @Test func failedAttachLeavesNothingPinnedOrAttached() throws {
             let path = try Fixtures.object("autoattach", flags: ["-DWITH_MISSING_TP"])
             let pins = try PinDirectory()
