@@ -36,10 +36,13 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double = 6
                          stderr: String(decoding: stderr, as: UTF8.self))
 }
 
+/// iproute2's `ip`, wherever this system keeps it.
+let ipExecutable = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
+
 /// Runs `ip` with `arguments`; a failure is a test fixture failure with ip's message.
 @discardableResult
 func ip(_ arguments: [String]) throws -> BoundedResult {
-    let r = try runBounded("/usr/sbin/ip", arguments, seconds: 30)
+    let r = try runBounded(ipExecutable, arguments, seconds: 30)
     guard r.status == 0 else { throw FixtureError(message: "ip \(arguments.joined(separator: " ")): \(r.stderr)") }
     return r
 }

@@ -40,7 +40,7 @@ final class NetworkLab {
 
     /// Sends `count` UDP datagrams from inside to the outside address.
     func sendFromInside(_ count: Int) throws {
-        let r = try runBounded("/usr/sbin/ip", ["netns", "exec", namespace, try NetPoke.path, outsideAddress, String(count)], seconds: 30)
+        let r = try runBounded(ipExecutable, ["netns", "exec", namespace, try NetPoke.path, outsideAddress, String(count)], seconds: 30)
         guard r.status == 0 else { throw FixtureError(message: "netpoke in \(namespace) exited \(r.status): \(r.stderr)") }
     }
 
@@ -64,8 +64,8 @@ final class NetworkLab {
 
     /// Deleting the namespace deletes `inside`, and with it the whole veth pair.
     func remove() {
-        _ = try? runBounded("/usr/sbin/ip", ["netns", "del", namespace], seconds: 30)
-        _ = try? runBounded("/usr/sbin/ip", ["link", "del", outside], seconds: 30)
+        _ = try? runBounded(ipExecutable, ["netns", "del", namespace], seconds: 30)
+        _ = try? runBounded(ipExecutable, ["link", "del", outside], seconds: 30)
     }
 
     deinit { remove() }
