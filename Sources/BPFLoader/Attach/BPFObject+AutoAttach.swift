@@ -41,6 +41,9 @@ extension BPFObject {
                 }
             }
         } catch {
+            // Detached right away where the link type allows (xdp, tcx, cgroup); the others go
+            // when their last reference does, the pin's after a grace period.
+            for link in links.reversed() { try? link.detach() }
             for p in made.reversed() { BPFFS.remove(p) }
             throw (error as? LoaderError)?.inFile(path) ?? error
         }
