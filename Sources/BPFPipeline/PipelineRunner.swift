@@ -143,7 +143,11 @@ public struct PipelineRunner {
             for inc in b.include where !Paths.exists(Paths.absolute(inc, relativeTo: spec.directory)) {
                 throw PipelineError(at: b.mark, "object '\(entry.name)': include folder \(Paths.absolute(inc, relativeTo: spec.directory)) does not exist")
             }
-            let out = try build.build(source: source, cflags: b.cflags, include: b.include.map { Paths.absolute($0, relativeTo: spec.directory) })
+            let include = b.include.map { Paths.absolute($0, relativeTo: spec.directory) }
+            // The folder holding the pipeline, the source and its includes is the checkout's
+            // root as far as this build goes: it is mapped away so any checkout builds the same.
+            let base = Paths.commonAncestor([Paths.absolute(".", relativeTo: spec.directory), Paths.directory(of: source)] + include)
+            let out = try build.build(source: source, cflags: b.cflags, include: include, baseDirectory: base)
             logger.info(out.cacheHit ? "cache hit" : "compiled", metadata: ["step": "build", "object": "\(entry.name)", "cache": "\(out.cacheHit ? "hit" : "miss")", "path": "\(out.object)"])
             return out.object
         }
