@@ -94,8 +94,10 @@ public struct PipelineRunner {
                 }
             }
         }
+        var fingerprints: [String: [UInt8]] = [:]
+        for (entry, obj) in loaded { fingerprints[entry.name] = try Fingerprint.of(spec: spec, entry: entry, object: obj) }
         if mode == .plan {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]), fingerprints: fingerprints)
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
@@ -109,7 +111,7 @@ public struct PipelineRunner {
                 }
             }
         }
-        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
@@ -122,7 +124,7 @@ public struct PipelineRunner {
         }
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
-        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins))
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins), fingerprints: fingerprints)
     }
 
     private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
@@ -232,4 +234,6 @@ public struct RunResult {
     public var mode: PipelineRunner.Mode
     public var objects: [BPFObject]
     public var report: RunReport
+    /// Each object's fingerprint (`Fingerprint`), by object name; empty after `validate`.
+    public var fingerprints: [String: [UInt8]] = [:]
 }
