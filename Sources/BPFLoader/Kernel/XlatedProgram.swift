@@ -1,0 +1,150 @@
+import CBPFSys
+
+/// What the kernel holds for a loaded program, read the way `bpftool prog dump xlated` reads it
+/// (`BPF_OBJ_GET_INFO_BY_FD`): the translated instructions (map fds replaced by map ids, helper
+/// calls by offsets from `__bpf_call_base`), func_info and line_info counted in those
+/// instructions, and the program's BTF for their text.
+public struct XlatedProgram {
+    public var id: UInt32
+    public var name: String
+    public var instructions: [Instruction]
+    public var funcInfo: [FuncInfo]
+    public var lineInfo: [LineInfo]
+    /// The program's BTF (`btf_id`), for signatures and source lines; nil when it has none.
+    var btf: BTF?
+    /// Addresses of the JITed functions, entry first: how bpftool names subprogram calls.
+    var jitedSymbols: [UInt64]
+
+    /// Opens the pin (`BPF_OBJ_GET`) and reads the program behind it.
+    public static func pinned(_ path: String) throws -> XlatedProgram {
+        let fd: FileDescriptor
+        switch BPFCommand.get(pinned: path) {
+        case .success(let f): fd = f
+        case .failure(let e): throw LoaderError(.load, file: path, "cannot open the pinned program", errno: e)
+        }
+        do { return try XlatedProgram(fd: fd) } catch let e as LoaderError { throw e.inFile(path) }
+    }
+
+    public init(fd: FileDescriptor) throws {
+        func fail(_ what: String, _ e: Errno? = nil, hint: String? = nil) -> LoaderError {
+            LoaderError(.load, at: "program \(fd)", what, errno: e, hint: hint)
+        }
+        // First ask for the sizes, then hand over buffers of exactly those sizes; every other
+        // length stays 0 so that the kernel copies nothing else.
+        guard case .success(let sizes) = BPFCommand.programInfo(fd) else {
+            throw fail("not a BPF program", .invalidArgument)
+        }
+        guard sizes.xlated_prog_len > 0 else {
+            throw fail("the kernel returned no translated instructions", hint: "reading them needs CAP_SYS_ADMIN (run as root)")
+        }
+        var code = [UInt8](repeating: 0, count: Int(sizes.xlated_prog_len))
+        let funcSize = Int(sizes.func_info_rec_size), lineSize = Int(sizes.line_info_rec_size)
+        var funcs = [UInt8](repeating: 0, count: Int(sizes.nr_func_info) * funcSize)
+        var lines = [UInt8](repeating: 0, count: Int(sizes.nr_line_info) * lineSize)
+        var ksyms = [UInt64](repeating: 0, count: Int(sizes.nr_jited_ksyms))
+        let result: Result<bpf_prog_info, Errno> = code.withUnsafeMutableBytes { c in
+            funcs.withUnsafeMutableBytes { f in
+                lines.withUnsafeMutableBytes { l in
+                    ksyms.withUnsafeMutableBytes { k in
+                        var info = bpf_prog_info()
+                        info.xlated_prog_len = UInt32(c.count)
+                        info.xlated_prog_insns = address(UnsafeRawBufferPointer(c))
+                        info.nr_func_info = sizes.nr_func_info
+                        info.func_info_rec_size = sizes.func_info_rec_size
+                        info.func_info = address(UnsafeRawBufferPointer(f))
+                        info.nr_line_info = sizes.nr_line_info
+                        info.line_info_rec_size = sizes.line_info_rec_size
+                        info.line_info = address(UnsafeRawBufferPointer(l))
+                        info.nr_jited_ksyms = sizes.nr_jited_ksyms
+                        info.jited_ksyms = address(UnsafeRawBufferPointer(k))
+                        return BPFCommand.programInfo(fd, filling: info)
+                    }
+                }
+            }
+        }
+        guard case .success(var info) = result else {
+            if case .failure(let e) = result { throw fail("cannot read the program's instructions", e) }
+            fatalError("unreachable")
+        }
+        id = info.id
+        name = withUnsafeBytes(of: &info.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        instructions = Instruction.decode(code[...])
+        funcInfo = stride(from: 0, to: funcs.count, by: max(funcSize, 1)).compactMap { o in
+            var r = ByteReader(Array(funcs[o..<o + funcSize]))
+            guard let insn = r.u32(), let type = r.u32() else { return nil }
+            return FuncInfo(instruction: Int(insn), typeID: type)
+        }
+        lineInfo = stride(from: 0, to: lines.count, by: max(lineSize, 1)).compactMap { o in
+            var r = ByteReader(Array(lines[o..<o + lineSize]))
+            guard let insn = r.u32(), let file = r.u32(), let line = r.u32(), let col = r.u32() else { return nil }
+            return LineInfo(instruction: Int(insn), fileNameOffset: file, lineOffset: line, lineColumn: col)
+        }
+        jitedSymbols = ksyms
+        // Without its BTF the listing loses signatures and source lines, not instructions.
+        if info.btf_id != 0, case .success(let blob) = BPFCommand.btf(id: info.btf_id) {
+            btf = try? BTF(bytes: blob, path: "BTF id \(info.btf_id)")
+        } else {
+            btf = nil
+        }
+    }
+
+    /// The program in `bpftool prog dump xlated` layout. Helper and subprogram calls are named
+    /// from `/proc/kallsyms` as bpftool does (`call bpf_ktime_get_ns#279088`,
+    /// `call pc+3#bpf_prog_<tag>_<name>`), maps by id (`map[id:N]`).
+    public func listing(symbols: KernelSymbols = KernelSymbols.load()) -> String {
+        let jited = jitedSymbols
+        let disassembler = Disassembler(maps: .kernelIDs) { insn in
+            // bpftool's print_call: a subprogram call keeps its pc-relative offset in `off`
+            // and its index among the JITed functions in `imm`.
+            if insn.src == Instruction.pseudoCall {
+                let rel = Disassembler.signed(insn.offset)
+                guard !jited.isEmpty else { return rel }
+                let address = UInt32(bitPattern: insn.immediate) < jited.count ? jited[Int(insn.immediate)]
+                                                                                 : symbols.callBase &+ UInt64(bitPattern: Int64(insn.immediate))
+                return rel + "#" + (symbols.name(at: address) ?? "0x" + String(address, radix: 16))
+            }
+            let address = symbols.callBase &+ UInt64(bitPattern: Int64(insn.immediate))
+            return symbols.name(at: address) ?? "0x" + String(address, radix: 16)
+        }
+        var functions: [Int: String] = [:]
+        var lines: [Int: String] = [:]
+        if let btf {
+            for f in funcInfo { functions[f.instruction] = btf.functionSignature(f.typeID) }
+            for l in lineInfo where lines[l.instruction] == nil {
+                if let text = btf.string(at: l.lineOffset) { lines[l.instruction] = String(text.drop { $0 == " " || $0 == "\t" || $0 == "\n" }) }
+            }
+        }
+        return disassembler.listing(instructions, functions: functions, sourceLines: lines)
+    }
+}
+
+/// `/proc/kallsyms` by address, for naming what the kernel's instructions call. Like bpftool,
+/// it is empty when addresses are hidden (`kernel.kptr_restrict`, `__bpf_call_base` at 0).
+public struct KernelSymbols: Sendable {
+    public var callBase: UInt64 = 0
+    var names: [UInt64: String] = [:]
+
+    public func name(at address: UInt64) -> String? { names[address] }
+
+    public static func load(path: String = "/proc/kallsyms") -> KernelSymbols {
+        var symbols = KernelSymbols()
+        guard let bytes = try? FileBytes.read(path: path, step: .load) else { return symbols }
+        var i = 0
+        while i < bytes.count {
+            var end = i
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            // "ffffffff81521a00 T bpf_ktime_get_ns\t[module]"
+            let fields = bytes[i..<end].split(maxSplits: 3, whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            if fields.count >= 3, let address = UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16) {
+                let name = String(decoding: fields[2], as: UTF8.self)
+                if name == "__bpf_call_base" {
+                    if address == 0 { return KernelSymbols() }
+                    symbols.callBase = address
+                }
+                if address != 0 && symbols.names[address] == nil { symbols.names[address] = name }
+            }
+            i = end + 1
+        }
+        return symbols
+    }
+}
