@@ -13,6 +13,7 @@ extension BPFPipeCommand {
             print as map[NAME] or map[NAME][0]+OFFSET. Function signatures and '; source' lines \
             come from the object's BTF. When a stage inserted or changed instructions, a marker \
             column shows them against the relocated program: '+' inserted, '*' changed.
+
             With --xlated, FILE is a pinned program and the output is what the kernel holds for \
             it, as 'bpftool prog dump xlated pinned FILE' prints it (maps as map[id:N]).
             """
