@@ -208,6 +208,17 @@ extension DisassemblerTests {
             #expect(ours.stdout.contains("int weigh(int len):\n; return len * scale + 1;\n"))
         }
 
+        @Test func aLoadedObjectsInstancesNameTheirMapsByKernelID() throws {
+            let obj = try BPFObject.open(path: try Fixtures.object("xlated"))
+            try obj.load()
+            defer { obj.unload() }
+            let program = try #require(obj.program(named: "xlated_prog"))
+            let text = try #require(obj.disassembly(of: program, instance: 0)?.text)
+            let seen = try #require(obj.map(named: "seen")), rodata = try #require(obj.maps.first { $0.name.hasSuffix(".rodata") })
+            #expect(text.contains("r1 = map[id:\(seen.id)]\n"), "\(text)")
+            #expect(text.contains("r2 = map[id:\(rodata.id)][0]+0\n"), "\(text)")
+        }
+
         @Test func xlatedOfAPathThatIsNotAPinFailsNamingIt() throws {
             let pins = try PinDirectory()
             let result = try runBPFPipe(["dump", "--xlated", "\(pins.path)/nothing"])
