@@ -97,6 +97,8 @@ public struct ProgramEntry: Sendable {
     public var load: Bool
     public var preprocess: [StageEntry]
     public var mark: SourceMark
+    /// Smoke tests run before the deployment goes live (`test:`).
+    public var tests: [ProgramTest] = []
 }
 
 public struct StageEntry: Sendable {

@@ -13,6 +13,9 @@ struct PinStep {
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
+    /// Runs once everything is staged and before anything is swapped in (the test step); if it
+    /// throws, the staging folder is removed and the previous deployment stays as it was.
+    var beforeSwap: (() throws -> Void)?
 
     struct Pinned {
         var object: String
@@ -32,6 +35,7 @@ struct PinStep {
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
+            try beforeSwap?()
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
                 var previous: String?
