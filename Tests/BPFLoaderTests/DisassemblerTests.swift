@@ -219,11 +219,16 @@ extension DisassemblerTests {
             #expect(text.contains("r2 = map[id:\(rodata.id)][0]+0\n"), "\(text)")
         }
 
-        @Test func xlatedOfAPathThatIsNotAPinFailsNamingIt() throws {
+        @Test func xlatedOfAPathThatIsNotAProgramPinFailsNamingIt() throws {
             let pins = try PinDirectory()
             let result = try runBPFPipe(["dump", "--xlated", "\(pins.path)/nothing"])
             #expect(result.status == 1)
             #expect(result.stderr.contains("\(pins.path)/nothing: load: cannot open the pinned program"), "\(result.stderr)")
+            let load = try runBPFPipe(["load", try Fixtures.object("xlated"), "--pin", pins.path])
+            try #require(load.status == 0, "\(load.stderr)")
+            let map = try runBPFPipe(["dump", "--xlated", "\(pins.path)/maps/seen"])
+            #expect(map.status == 1)
+            #expect(map.stderr.contains("\(pins.path)/maps/seen: load: is a pinned map, not a program"), "\(map.stderr)")
         }
     }
 }

@@ -1,4 +1,7 @@
 import CBPFSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the kernel holds for a loaded program, read the way `bpftool prog dump xlated` reads it
 /// (`BPF_OBJ_GET_INFO_BY_FD`): the translated instructions (map fds replaced by map ids, helper
@@ -22,12 +25,27 @@ public struct XlatedProgram {
         case .success(let f): fd = f
         case .failure(let e): throw LoaderError(.load, file: path, "cannot open the pinned program", errno: e)
         }
+        // A pinned map or link answers BPF_OBJ_GET_INFO_BY_FD too, with its own info struct;
+        // the fd's inode name says what it is.
+        let kind = fdKind(fd)
+        if let kind, kind != "bpf-prog" {
+            throw LoaderError(.load, file: path, "is a pinned \(kind.dropFirst(4)), not a program", hint: "pass the pin of a program (bpftool prog show pinned PATH)")
+        }
         do { return try XlatedProgram(fd: fd) } catch let e as LoaderError { throw e.inFile(path) }
+    }
+
+    /// `bpf-prog`, `bpf-map`, `bpf_link`, ... from `/proc/self/fd`; nil when it cannot be read.
+    private static func fdKind(_ fd: FileDescriptor) -> String? {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/self/fd/\(fd.rawValue)", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let target = String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return target.hasPrefix("anon_inode:") ? String(target.dropFirst("anon_inode:".count)) : nil
     }
 
     public init(fd: FileDescriptor) throws {
         func fail(_ what: String, _ e: Errno? = nil, hint: String? = nil) -> LoaderError {
-            LoaderError(.load, at: "program \(fd)", what, errno: e, hint: hint)
+            LoaderError(.load, at: "program", what, errno: e, hint: hint)
         }
         // First ask for the sizes, then hand over buffers of exactly those sizes; every other
         // length stays 0 so that the kernel copies nothing else.
