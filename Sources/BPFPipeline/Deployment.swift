@@ -77,14 +77,7 @@ public struct Deployment {
     }
 
     /// Which tag a stale pin is reported against: the running kernel's own kind (6.18 or later: SHA-256).
-    static let kernelDigestsWithSHA256: Bool = {
-        var u = utsname()
-        guard uname(&u) == 0 else { return true }
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        guard parts.count == 2 else { return true }
-        return (parts[0], parts[1]) >= (6, 18)
-    }()
+    static let kernelDigestsWithSHA256: Bool = KernelRelease.current.map { $0 >= (6, 18) } ?? true
 
     /// Removes what the pipeline deployed. Kept maps (`keep: true`, `pin: shared`) stay unless
     /// `includeKept`. Returns the pins removed (with `dryRun`, the pins it would remove).
