@@ -202,6 +202,22 @@ struct DocsTests {
         }
         do { try obj.load(); said.append("(no error)") } catch { said.append("error: \(error)") }
 
+        // pipeline.md, general rules: a misspelt key.
+        let typo = try TemporaryFolder("typo")
+        defer { typo.remove() }
+        try """
+        version: 1
+        name: typo
+        objects:
+          - name: counters
+            build: { source: \(countersSource) }
+            programs:
+              tagged:
+                load: true
+                instance: 3
+        """.write(toFile: "\(typo.path)/typo.yaml", atomically: true, encoding: .utf8)
+        do { _ = try PipelineDecoder.decode(file: "\(typo.path)/typo.yaml"); said.append("(no error)") } catch { said.append("error: \(error)") }
+
         // pipeline.md: on-mismatch on a map that is not kept, isolation on a stage.
         said.append(failure(tagged("doc-mismatch", entry: "          - stage: skip\n            with: { except: [1] }",
                                    maps: "maps:\n      hits: { on-mismatch: recreate }"), h))
