@@ -41,6 +41,9 @@ public struct ObjectEntry: Sendable {
     public var globals: [String: GlobalValue]
     public var programs: [String: ProgramEntry]
     public var mark: SourceMark
+    /// The entry as written, with sorted keys and without comments or marks: what a deployment's
+    /// fingerprint hashes, so a change of key order or a comment is no change.
+    public var canonical: String = ""
 }
 
 public struct BuildEntry: Sendable, Equatable {
@@ -97,6 +100,8 @@ public struct ProgramEntry: Sendable {
     public var load: Bool
     public var preprocess: [StageEntry]
     public var mark: SourceMark
+    /// Smoke tests run before the deployment goes live (`test:`).
+    public var tests: [ProgramTest] = []
 }
 
 public struct StageEntry: Sendable {
