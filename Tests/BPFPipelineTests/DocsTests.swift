@@ -14,7 +14,11 @@ struct QuotedError: CustomStringConvertible {
     var text: String
     var description: String { "\(file):\(line): \(text)" }
 
-    static let documents = ["README.md", "docs/pipeline.md", "docs/plugins.md"]
+    /// README.md and every Markdown file under docs/.
+    static var documents: [String] {
+        let docs = (try? FileManager.default.contentsOfDirectory(atPath: "\(repositoryRoot)/docs")) ?? []
+        return ["README.md"] + docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/\($0)" }
+    }
 
     static func all() throws -> [QuotedError] {
         try documents.flatMap { name in
