@@ -167,7 +167,7 @@ struct DocsTests {
         var env = ProcessInfo.processInfo.environment
         env["BPFPIPE_PLUGIN_HOST"] = bpfpipeExecutable
         for (k, v) in environment { env[k] = v }
-        return try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache] + arguments, environment: env).wait().stderr
+        return try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache] + arguments, environment: env).wait(killingAfter: 180).stderr
     }
 
     static func triggerEveryDocumentedError() throws -> [String] {

@@ -44,7 +44,7 @@ struct PluginHostTests {
         var env = ProcessInfo.processInfo.environment
         env["BPFPIPE_PLUGIN_HOST"] = bpfpipeExecutable
         for (k, v) in environment { env[k] = v }
-        return try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache], environment: env).wait()
+        return try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache], environment: env).wait(killingAfter: 180)
     }
 
     @Test func aPluginThatPrintsOnEveryCallRunsAndItsOutputIsOnStderrPrefixedWithItsName() throws {
