@@ -191,7 +191,7 @@ struct DocsTests {
         let pins = try PinDirectory()
         let pidfile = faulty.folder.path + "/pid"
         said.append(try cliFailure(tagged("doc-hang", entry: plugin(faulty.path, with: "{ mode: hang, pidfile: \"\(pidfile)\" }", isolation: "process"),
-                                          pinRoot: pins.path), environment: ["BPFPIPE_PLUGIN_TIMEOUT": "2"]))
+                                          pinRoot: pins.path), environment: ["BPFPIPE_PLUGIN_TIMEOUT": "5"]))
         said.append(try cliFailure(tagged("doc-nohost", entry: plugin(faulty.path, isolation: "process"), pinRoot: pins.path),
                                    environment: ["BPFPIPE_PLUGIN_HOST": "/nonexistent/bpfpipe"]))
 

@@ -74,10 +74,10 @@ struct PluginHostTests {
         let pidfile = plugin.folder.path + "/hang.pid"
         let file = try PipelineFile(Self.pipeline("hang", plugin: plugin.path, with: "{ mode: hang, pidfile: \"\(pidfile)\" }",
                                                   isolation: "process", pinRoot: pins.path))
-        let r = try Self.runCLI(file, environment: ["BPFPIPE_PLUGIN_TIMEOUT": "2"])
+        let r = try Self.runCLI(file, environment: ["BPFPIPE_PLUGIN_TIMEOUT": "5"])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("plugin faulty (\(plugin.path))"), "\(r.stderr)")
-        #expect(r.stderr.contains("plugin \(plugin.path) did not answer within 2 s (BPFPIPE_PLUGIN_TIMEOUT); bpfpipe killed it"), "\(r.stderr)")
+        #expect(r.stderr.contains("plugin \(plugin.path) did not answer within 5 s (BPFPIPE_PLUGIN_TIMEOUT); bpfpipe killed it"), "\(r.stderr)")
         #expect(r.stderr.contains("while preparing program 'tagged' instance 1"), "\(r.stderr)")
         let pid = try #require(Int32(try String(contentsOfFile: pidfile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(r.stderr.contains("(pid \(pid))"))
