@@ -195,6 +195,17 @@ struct PreprocessorTests {
         #expect(e?.message == "preprocessor returned invalid code: \(message)", "\(kind)")
     }
 
+    /// The call check must accept what is right: a callback's address (BPF_PSEUDO_FUNC) and a
+    /// call, both shifted by a prologue, still enter functions at their starts.
+    @Test func aPrologueOnAProgramWithACallbackStillLoadsAndRuns() throws {
+        let obj = try BPFObject.open(path: try Fixtures.object("features"))
+        let p = obj.program(named: "test_callback")!
+        try p.setPreprocessor(instances: 2) { ctx, insns in [Instruction.mov64(dst: 6, immediate: Int32(ctx.instance))] + insns }
+        try obj.load()
+        // bpf_loop calls sum_cb for i = 0..9: 45.
+        for n in 0..<2 { #expect(try p.run(instance: n) == 45) }
+    }
+
     @Test func aCallIntoTheMiddleOfAFunctionIsRefusedBeforeTheKernel() throws {
         let obj = try open()
         let p = obj.program(named: "which_sub")!
