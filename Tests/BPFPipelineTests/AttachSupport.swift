@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import BPFLoader
+@testable import BPFPipeline
+import BPFTestSupport
+
+/// The getpid() counter fixture and what the attach tests need around it: a pipeline that counts
+/// this thread's calls, reading the counters, and asking the kernel which links exist.
+enum Getpid {
+    static let source = "../Tests/BPFPipelineTests/Pipelines/fixtures/getpid_counter.bpf.c"
+
+    /// This thread's id: the fixture counts only its calls.
+    /// (Glibc's gettid() is not visible to Swift; /proc/thread-self links to "<pid>/task/<tid>".)
+    static var thread: Int32 {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+        return Int32(target.split(separator: "/").last ?? "") ?? 0
+    }
+
+    /// A one-object pipeline `att` (object `o`) whose `programs:` are `programs` (indented 6).
+    static func pipeline(tid: Int32 = Getpid.thread, programs: String, root: String? = nil, cflags: String = "[]") -> String {
+        """
+        version: 1
+        name: att
+        \(root.map { "pin-root: \($0)" } ?? "")
+        objects:
+          - name: o
+            build: { source: \(source), cflags: \(cflags) }
+            globals: { target_tid: \(tid) }
+            programs:
+        \(programs.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    /// count_getpid attaches by its section; count_slot's two instances are attached to getpid
+    /// (counting in calls[1]) and getppid (calls[2]).
+    static let twoPrograms = """
+    count_getpid:
+    count_slot:
+      instances: 2
+      attach:
+        - tracepoint: syscalls/sys_enter_getpid
+        - tracepoint: syscalls/sys_enter_getppid
+      preprocess:
+        - stage: patch-imm
+          with: { values: [1, 2] }
+    """
+
+    /// calls[slot] of the map pinned at (or opened as) `map`.
+    static func count(_ map: FileDescriptor, _ slot: UInt32) throws -> UInt64 {
+        let bytes = try #require(try BPFCommand.lookupElement(map: map, key: .le(slot), valueSize: 8).get())
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+
+    static func count(_ mapPin: String, _ slot: UInt32) throws -> UInt64 {
+        try count(try BPFFS.openPinned(mapPin), slot)
+    }
+
+    /// Calls getpid() `n` times from this thread.
+    static func call(_ n: Int) {
+        for _ in 0..<n { _ = getpid() }
+    }
+
+    /// Ids of every link the kernel has now, from `bpftool link list`.
+    static func kernelLinkIDs() throws -> Set<UInt32> {
+        let r = try runProcess("/usr/sbin/bpftool", ["-j", "link", "list"])
+        guard r.status == 0 else { throw FixtureFailure("bpftool link list failed: \(r.stderr)") }
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        return Set(list.compactMap { ($0["id"] as? NSNumber)?.uint32Value })
+    }
+
+    /// The link ids a run logged ("attached" and "link updated in place" records).
+    static func loggedLinkIDs(_ records: [[String: Any]]) -> [UInt32] {
+        records.filter { $0["step"] as? String == "attach" && $0["link_id"] != nil }.compactMap { ($0["link_id"] as? NSNumber)?.uint32Value }
+    }
+
+    /// A pid no process has now (for staging folders of "killed" runs).
+    static func deadPID() throws -> Int32 {
+        let max = Int32((try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "32768") ?? 32768
+        for pid in stride(from: max - 1, to: 300, by: -1) where kill(pid, 0) != 0 && errno == ESRCH { return pid }
+        throw FixtureFailure("no free pid")
+    }
+}
+
+extension PipelineHarness {
+    /// The records logged from line `from` on (one run's, when `from` is the count before it).
+    func records(from: Int) throws -> [[String: Any]] {
+        Array(try records().dropFirst(from))
+    }
+}
