@@ -68,6 +68,17 @@ enum Getpid {
         return Set(list.compactMap { ($0["id"] as? NSNumber)?.uint32Value })
     }
 
+    /// Whether none of `ids` is a link the kernel has. A link goes when its last pin and fd do, but
+    /// bpffs drops a removed pin's reference after an RCU grace period, so this waits (at most 10 s).
+    static func linksGone(_ ids: some Sequence<UInt32>) throws -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            if try kernelLinkIDs().isDisjoint(with: ids) { return true }
+            if Date() > deadline { return false }
+            usleep(20_000)
+        }
+    }
+
     /// The link ids a run logged ("attached" and "link updated in place" records).
     static func loggedLinkIDs(_ records: [[String: Any]]) -> [UInt32] {
         records.filter { $0["step"] as? String == "attach" && $0["link_id"] != nil }.compactMap { ($0["link_id"] as? NSNumber)?.uint32Value }

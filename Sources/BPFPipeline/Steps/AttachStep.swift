@@ -54,7 +54,14 @@ final class AttachStep {
                     let stagingPin = "\(staging)/\(rel)"
                     _ = try BPFFS.makeDirectories(Paths.directory(of: stagingPin), step: .attach)
                     let previous = (link: "\(deploymentDirectory)/\(rel)", program: "\(deploymentDirectory)/\(entry.name)/progs/\(tail)")
-                    let (link, inPlace) = try link(p, inst.index, target, previous: previous)
+                    let (link, inPlace): (BPFLink, Bool)
+                    do {
+                        (link, inPlace) = try self.link(p, inst.index, target, previous: previous)
+                    } catch var error as LoaderError {
+                        // The object file is a build-cache path; the pipeline's object name is what the user wrote.
+                        error.location = (error.location ?? "program '\(p.name)' instance \(inst.index)") + " of object '\(entry.name)'"
+                        throw error
+                    }
                     do {
                         try link.pin(at: stagingPin)
                     } catch var error as LoaderError {
