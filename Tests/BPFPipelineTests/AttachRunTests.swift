@@ -44,7 +44,7 @@ struct AttachRunTests {
 
     @Test func attachFalseLoadsAndPinsOnly() throws {
         let h = try PipelineHarness()
-        let spec = try h.decode(text: Getpid.pipeline(programs: "count_getpid: { attach: false }\ncount_slot: { load: false }"))
+        let spec = try h.decode(text: Getpid.pipeline(programs: "count_getpid: { attach: false }\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }"))
         let result = try h.runner(spec).execute(.run)
         let object = "\(h.pins.path)/att/o"
         #expect(Paths.exists("\(object)/progs/count_getpid"))
@@ -64,10 +64,12 @@ struct AttachRunTests {
     ])
     func aRefusedTargetFailsTheRunWithNothingAttached(_ second: String, _ target: String) throws {
         let h = try PipelineHarness()
-        _ = try h.runner(try h.decode(text: Getpid.pipeline(programs: "count_getpid:\ncount_slot: { load: false }"))).execute(.run)
+        _ = try h.runner(try h.decode(text: Getpid.pipeline(programs: Getpid.getpidOnly))).execute(.run)
         let object = "\(h.pins.path)/att/o"
         let before = try PinTree.snapshot(h.pins.path)
         let bad = try h.decode(text: Getpid.pipeline(programs: """
+        allow_sock: { load: false }
+        pass_xdp: { load: false }
         count_getpid:
         count_slot:
           instances: 2
@@ -107,9 +109,7 @@ struct AttachRunTests {
         let removed = Deployment(spec: spec).down(includeKept: false)
         #expect(removed.filter { $0.contains("/links/") }.count == 3)
         #expect(try Getpid.linksGone(ids))
-        let count = try Getpid.count(map, 0)
-        Getpid.call(3)
-        #expect(try Getpid.count(map, 0) == count)
+        #expect(try Getpid.stopsCounting(map, 0) && Getpid.stopsCounting(map, 1))
         #expect(!Paths.exists("\(h.pins.path)/att"))
     }
 }

@@ -34,6 +34,8 @@ enum Getpid {
     /// count_getpid attaches by its section; count_slot's two instances are attached to getpid
     /// (counting in calls[1]) and getppid (calls[2]).
     static let twoPrograms = """
+    allow_sock: { load: false }
+    pass_xdp: { load: false }
     count_getpid:
     count_slot:
       instances: 2
@@ -44,6 +46,9 @@ enum Getpid {
         - stage: patch-imm
           with: { values: [1, 2] }
     """
+
+    /// Only count_getpid, attached by its section.
+    static let getpidOnly = "count_getpid:\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }"
 
     /// calls[slot] of the map pinned at (or opened as) `map`.
     static func count(_ map: FileDescriptor, _ slot: UInt32) throws -> UInt64 {
@@ -77,6 +82,24 @@ enum Getpid {
             if Date() > deadline { return false }
             usleep(20_000)
         }
+    }
+
+    /// Whether slot `slot` of `map` stops counting this thread's getpid() calls. The kernel drops
+    /// a link's id before it detaches the program (and bpffs lets go of a removed pin after an RCU
+    /// grace period), so this calls getpid() until one call leaves the counter where it was
+    /// (at most 10 s), then checks that 3 more calls do too.
+    static func stopsCounting(_ map: FileDescriptor, _ slot: UInt32 = 0) throws -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let c = try count(map, slot)
+            call(1)
+            if try count(map, slot) == c { break }
+            if Date() > deadline { return false }
+            usleep(5_000)
+        }
+        let c = try count(map, slot)
+        call(3)
+        return try count(map, slot) == c
     }
 
     /// The link ids a run logged ("attached" and "link updated in place" records).

@@ -83,10 +83,10 @@ final class AttachStep {
     /// A new link, or the previous deployment's one given the new program where that works.
     private func link(_ p: Program, _ instance: Int, _ target: LinkTarget, previous pins: (link: String, program: String)) throws -> (BPFLink, Bool) {
         if target.supportsInPlaceUpdate, Paths.exists(pins.link), let old = try? BPFLink.openPinned(pins.link),
-           let previous = previousProgram(of: old, target: target, programPin: pins.program), let fd = p.instances[instance].fd {
+           old.isAttached(to: target) == true, let previous = previousProgram(of: old, programPin: pins.program),
+           let fd = p.instances[instance].fd, (try? old.update(program: fd)) != nil {
             // The old link keeps its interface or cgroup; only its program changes, with no gap.
             links.append(old)
-            try old.update(program: fd)
             updated.append((old, previous))
             return (old, true)
         }
@@ -97,21 +97,11 @@ final class AttachStep {
 
     /// The previous deployment's program behind an old link: the program pin beside it
     /// (`links/<p>[/<n>]` ↔ `progs/<p>[/<n>]`) when it is the one the link runs. Without it the
-    /// link cannot be put back on failure, so it is not updated in place.
-    private func previousProgram(of link: BPFLink, target: LinkTarget, programPin: String) -> FileDescriptor? {
-        // A link of another kind at the same place (the file changed the target's kind) is left alone.
-        guard let info = try? link.info(), info.type == Self.linkType(of: target) else { return nil }
-        guard let fd = try? BPFFS.openPinned(programPin), let prog = try? ProgramKernelInfo(fd: fd), prog.id == info.programID else { return nil }
+    /// link could not be put back on failure, so it is not updated in place.
+    private func previousProgram(of link: BPFLink, programPin: String) -> FileDescriptor? {
+        guard let info = try? link.info(), let fd = try? BPFFS.openPinned(programPin),
+              let prog = try? ProgramKernelInfo(fd: fd), prog.id == info.programID else { return nil }
         return fd
-    }
-
-    private static func linkType(of target: LinkTarget) -> UInt32? {
-        switch target {
-        case .xdp: LinkType.xdp
-        case .cgroup: LinkType.cgroup
-        case .tcx: LinkType.tcx
-        default: nil
-        }
     }
 
     /// Takes back what this run did: every updated link gets its previous program again, and every
