@@ -17,7 +17,7 @@ enum Getpid {
     }
 
     /// A one-object pipeline `att` (object `o`) whose `programs:` are `programs` (indented 6).
-    static func pipeline(tid: Int32 = Getpid.thread, programs: String, root: String? = nil, cflags: String = "[]") -> String {
+    static func pipeline(tid: Int32 = Getpid.thread, programs: String, root: String? = nil, cflags: String = "[]", source: String = Getpid.source) -> String {
         """
         version: 1
         name: att

@@ -33,7 +33,6 @@ public enum KilledRuns {
             guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0 else { continue }
             if pid == getpid() ? !includingOwnPID : isAlive(pid) { continue }
             let staging = "\(deploymentDirectory)/\(name)"
-            let links = linkPins(under: staging)
             var restored: [String] = []
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: staging))?.sorted() ?? [] where entry.hasPrefix("_previous_") {
                 let object = String(entry.dropFirst("_previous_".count))
@@ -44,6 +43,8 @@ public enum KilledRuns {
                     reattachPrograms(in: final)
                 }
             }
+            // Counted after the previous folders went back: these are the killed run's own links.
+            let links = linkPins(under: staging)
             try? FileManager.default.removeItem(atPath: staging)
             found.append(Found(path: staging, pid: pid, links: links, restored: restored))
         }
