@@ -129,3 +129,42 @@ struct KilledRunTests {
         }
     }
 }
+
+/// `status` with links: a missing link pin, an extra one, and links that run another program
+/// than the instance pinned beside them.
+@Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel, .serialized)
+struct LinkStatusTests {
+    @Test func statusReportsMissingExtraAndMisattachedLinks() throws {
+        let h = try PipelineHarness()
+        let file = try PipelineFile(Getpid.pipeline(programs: Getpid.twoPrograms, root: h.pins.path,
+                                                    source: "\(repositoryRoot)/Tests/BPFPipelineTests/Pipelines/fixtures/getpid_counter.bpf.c"))
+        #expect(try runBPFPipe(["run", file.path, "--cache-dir", file.cache]).status == 0)
+        let links = "\(h.pins.path)/att/o/links"
+        func status() throws -> ProcessResult { try runBPFPipe(["status", file.path, "--cache-dir", file.cache]) }
+        let clean = try status()
+        #expect(clean.status == 0 && clean.stdout.contains("up to date"), "\(clean.stdout) \(clean.stderr)")
+
+        // The two instances' links swapped: each runs the other instance.
+        let p0 = try PinTree.programID("\(h.pins.path)/att/o/progs/count_slot/0")
+        let p1 = try PinTree.programID("\(h.pins.path)/att/o/progs/count_slot/1")
+        #expect(rename("\(links)/count_slot/0", "\(links)/count_slot/x") == 0)
+        #expect(rename("\(links)/count_slot/1", "\(links)/count_slot/0") == 0)
+        #expect(rename("\(links)/count_slot/x", "\(links)/count_slot/1") == 0)
+        let swapped = try status()
+        #expect(swapped.status == 1)
+        #expect(swapped.stdout.contains("link     \(links)/count_slot/0 runs program \(p1), not the deployed instance \(p0)"), "\(swapped.stdout)")
+        #expect(swapped.stdout.contains("link     \(links)/count_slot/1 runs program \(p0), not the deployed instance \(p1)"), "\(swapped.stdout)")
+
+        // A link pin gone, another where none is declared.
+        #expect(rename("\(links)/count_getpid", "\(links)/stray") == 0)
+        let moved = try status()
+        #expect(moved.status == 1)
+        #expect(moved.stdout.contains("missing  \(links)/count_getpid") && moved.stdout.contains("extra    \(links)/stray"), "\(moved.stdout)")
+
+        let json = try runBPFPipe(["status", file.path, "--cache-dir", file.cache, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let misattached = object["misattached"] as? [[String: Any]] ?? []
+        #expect(misattached.compactMap { $0["link"] as? String } == ["\(links)/count_slot/0", "\(links)/count_slot/1"])
+        #expect(misattached.first?["linkProgramID"] as? Int == Int(p1) && misattached.first?["deployedProgramID"] as? Int == Int(p0))
+    }
+}
