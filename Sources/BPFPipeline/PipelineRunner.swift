@@ -186,6 +186,10 @@ public struct PipelineRunner {
     private static func describe(location: String, into meta: inout Logger.Metadata) {
         let parts = location.split(separator: "'")
         if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
+        // The attach step spans objects; its errors name the object after the instance.
+        if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
+            meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
+        }
         if let r = location.firstRange(of: "instance ") {
             let digits = location[r.upperBound...].prefix { $0.isNumber }
             if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
