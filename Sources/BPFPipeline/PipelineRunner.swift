@@ -67,6 +67,7 @@ public struct PipelineRunner {
                 preprocess.fault = { program, n in try hook(FaultPoint(step: .preprocess, object: object, program: program, instance: n)) }
             }
             try timed(.preprocess, entry.name, "configured stages") { try preprocess.configure(entry, object: obj) }
+            try TestStep.check(entry, object: obj, directory: spec.directory)
             loaded.append((entry, obj))
         }
         if mode == .validate {
@@ -112,9 +113,17 @@ public struct PipelineRunner {
         }
         var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
+        var tested: [TestStep.Result] = []
         let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
         attachStep.fault = { object, program, n in try self.fault(.attach, object, program, n) }
-        pinStep.beforeSwap = { staging in try self.attach(loaded, attachStep, staging: staging) }
+        pinStep.beforeSwap = { staging in
+            // Smoke tests first: a program that fails its own test is never attached.
+            let tests = TestStep(logger: self.logger, directory: self.spec.directory)
+            for (entry, obj) in loaded where entry.programs.values.contains(where: { !$0.tests.isEmpty }) {
+                tested += try self.timed(.test, entry.name, "tests passed") { try tests.run(entry, object: obj) }
+            }
+            try self.attach(loaded, attachStep, staging: staging)
+        }
         pinStep.onFailure = { attachStep.undo() }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
@@ -128,7 +137,9 @@ public struct PipelineRunner {
         attachStep.finish()
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
-        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins, links: attachStep.attached))
+        var runReport = report(mode, loaded, pins: pins, links: attachStep.attached)
+        runReport.record(tested)
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: runReport)
     }
 
     private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
@@ -170,6 +181,8 @@ public struct PipelineRunner {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             logger.info("\(what ?? "\(step.rawValue) done")", metadata: meta)
             return v
+        } catch let e as LoaderError where (e.step == .test || e.step == .attach) && step != e.step {
+            throw e  // the test and attach steps run between staging and swap, inside the pin step, and logged it
         } catch {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             meta["error"] = "\(error)"
@@ -186,6 +199,10 @@ public struct PipelineRunner {
     private static func describe(location: String, into meta: inout Logger.Metadata) {
         let parts = location.split(separator: "'")
         if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
+        if let r = location.firstRange(of: ", program '") { meta["program"] = "\(location[r.upperBound...].prefix { $0 != "'" })" }
+        if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
+            meta["test"] = .stringConvertible(n)
+        }
         // The attach step spans objects; its errors name the object after the instance.
         if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
             meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
@@ -206,8 +223,9 @@ public struct PipelineRunner {
                                         instances: p.instances.map { inst in
                     let info = inst.fd.flatMap { try? ProgramKernelInfo(fd: $0) }
                     let pin = objectPins.first { $0.kind == .program && $0.name == p.name && ($0.instance ?? 0) == inst.index }
+                    let target = inst.isSkipped ? nil : AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection)
                     return RunReport.Instance(instance: inst.index, skipped: inst.isSkipped, insns: inst.code?.instructions.count,
-                                              id: info?.id, tag: info?.tag, pin: pin?.path)
+                                              id: info?.id, tag: info?.tag, pin: pin?.path, attach: target.map { "\($0)" })
                 })
             }
             let maps = obj.spec.maps.map { def in

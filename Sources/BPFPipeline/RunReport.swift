@@ -9,6 +9,8 @@ public struct RunReport: Codable, Sendable {
         public var id: UInt32?
         public var tag: String?
         public var pin: String?
+        /// What the instance is (or would be) attached to; nil when it is not attached.
+        public var attach: String? = nil
     }
     public struct ProgramReport: Codable, Sendable {
         public var name: String
@@ -16,6 +18,8 @@ public struct RunReport: Codable, Sendable {
         public var type: String
         public var instanceCount: Int
         public var instances: [Instance]
+        /// Each passed smoke test, per instance (absent when the program has no tests).
+        public var tests: [TestReport]? = nil
     }
     public struct MapReport: Codable, Sendable {
         public var name: String

@@ -36,10 +36,13 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double = 6
                          stderr: String(decoding: stderr, as: UTF8.self))
 }
 
+/// iproute2's `ip`, wherever this system keeps it.
+let ipExecutable = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
+
 /// Runs `ip` with `arguments`; a failure is a test fixture failure with ip's message.
 @discardableResult
 func ip(_ arguments: [String]) throws -> BoundedResult {
-    let r = try runBounded("/usr/sbin/ip", arguments, seconds: 30)
+    let r = try runBounded(ipExecutable, arguments, seconds: 30)
     guard r.status == 0 else { throw FixtureError(message: "ip \(arguments.joined(separator: " ")): \(r.stderr)") }
     return r
 }
@@ -83,5 +86,43 @@ struct Victim {
         guard r.status == 0 else { throw FixtureError(message: "victim exited \(r.status): \(r.stderr)") }
     }
 
+    /// Starts the victim waiting on stdin, so its pid is known before it calls the function;
+    /// `go()` lets it make its calls and waits (at most 30 s) for it to exit.
+    func start(_ times: Int) throws -> (pid: Int32, go: () throws -> Int32) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [String(times), "wait"]
+        let input = Pipe()
+        process.standardInput = input
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        try process.run()
+        return (process.processIdentifier, {
+            input.fileHandleForWriting.write(Data([0x2a]))
+            if done.wait(timeout: .now() + 30) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                done.wait()
+                throw FixtureError(message: "victim did not finish within 30 s; killed")
+            }
+            return process.terminationStatus
+        })
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held. For what the
+/// kernel does after an RCU grace period (freeing an unpinned link or an unused program).
+func eventually(seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
+    }
+    return try condition()
+}
+
+/// Whether the kernel still has link `id` (`bpftool link show id N` succeeds).
+func kernelHasLink(_ id: UInt32) -> Bool {
+    (try? runBounded("/usr/sbin/bpftool", ["link", "show", "id", String(id)], seconds: 30).status) == 0
 }

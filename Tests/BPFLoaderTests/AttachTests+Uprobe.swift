@@ -21,6 +21,25 @@ extension AttachTests {
         _ = exit
     }
 
+    /// `pid`: only that process fires the probe.
+    @Test func uprobeWithAPidFiresForThatProcessOnly() throws {
+        let victim = try Victim(.pie)
+        defer { victim.remove() }
+        let obj = try object()
+        let (pid, go) = try victim.start(4)
+        var finished = false
+        defer { if !finished { _ = try? go() } }
+        let mine = try obj.program(named: "on_call")!.attach(.uprobe(UprobeTarget(binary: victim.executable, function: "bpfpipe_probed", pid: pid)))
+        // The same function, for another process (this one, which never calls it).
+        let other = try obj.program(named: "on_return")!.attach(.uprobe(UprobeTarget(binary: victim.executable, function: "bpfpipe_probed", pid: getpid(), isReturn: true)))
+        #expect(mine.target?.description == "uprobe \(victim.executable):bpfpipe_probed (pid \(pid))")
+        finished = true
+        #expect(try go() == 0)
+        #expect(try count(obj, .uprobe) == 4)
+        #expect(try count(obj, .uretprobe) == 0)
+        _ = other
+    }
+
     @Test func uprobeAtAnOffsetWithoutAFunction() throws {
         let victim = try Victim(.pie)
         defer { victim.remove() }

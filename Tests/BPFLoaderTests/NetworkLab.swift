@@ -40,14 +40,32 @@ final class NetworkLab {
 
     /// Sends `count` UDP datagrams from inside to the outside address.
     func sendFromInside(_ count: Int) throws {
-        let r = try runBounded("/usr/sbin/ip", ["netns", "exec", namespace, try NetPoke.path, outsideAddress, String(count)], seconds: 30)
+        let r = try runBounded(ipExecutable, ["netns", "exec", namespace, try NetPoke.path, outsideAddress, String(count)], seconds: 30)
         guard r.status == 0 else { throw FixtureError(message: "netpoke in \(namespace) exited \(r.status): \(r.stderr)") }
+    }
+
+    /// Sends `count` UDP datagrams from this namespace to the inside address: out through
+    /// `outside`'s egress.
+    func sendFromOutside(_ count: Int) throws {
+        let r = try runBounded(try NetPoke.path, [insideAddress, String(count)], seconds: 30)
+        guard r.status == 0 else { throw FixtureError(message: "netpoke to \(insideAddress) exited \(r.status): \(r.stderr)") }
+    }
+
+    /// Sends batches of `batch` datagrams (from inside, or `outward` from this namespace) until `counted()` holds, at most 20 batches: a device
+    /// that just got a program may drop the first packets while it reconfigures (veth turns on
+    /// NAPI for native XDP). Returns whether `counted()` came to hold.
+    func sendFromInside(batches batch: Int, outward: Bool = false, until counted: () throws -> Bool) throws -> Bool {
+        for _ in 0..<20 {
+            if outward { try sendFromOutside(batch) } else { try sendFromInside(batch) }
+            if try counted() { return true }
+        }
+        return false
     }
 
     /// Deleting the namespace deletes `inside`, and with it the whole veth pair.
     func remove() {
-        _ = try? runBounded("/usr/sbin/ip", ["netns", "del", namespace], seconds: 30)
-        _ = try? runBounded("/usr/sbin/ip", ["link", "del", outside], seconds: 30)
+        _ = try? runBounded(ipExecutable, ["netns", "del", namespace], seconds: 30)
+        _ = try? runBounded(ipExecutable, ["link", "del", outside], seconds: 30)
     }
 
     deinit { remove() }

@@ -66,9 +66,12 @@ enum Getpid {
     }
 
     /// Ids of every link the kernel has now, from `bpftool link list`.
+    /// bpftool walks the ids and then opens each link; one that goes in between (other tests run
+    /// alongside) makes it fail, so a failed listing is tried again, up to 10 times.
     static func kernelLinkIDs() throws -> Set<UInt32> {
-        let r = try runProcess("/usr/sbin/bpftool", ["-j", "link", "list"])
-        guard r.status == 0 else { throw FixtureFailure("bpftool link list failed: \(r.stderr)") }
+        var r = try runProcess("/usr/sbin/bpftool", ["-j", "link", "list"])
+        for _ in 0..<9 where r.status != 0 { r = try runProcess("/usr/sbin/bpftool", ["-j", "link", "list"]) }
+        guard r.status == 0 else { throw FixtureFailure("bpftool link list failed: \(r.stdout) \(r.stderr)") }
         let list = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
         return Set(list.compactMap { ($0["id"] as? NSNumber)?.uint32Value })
     }

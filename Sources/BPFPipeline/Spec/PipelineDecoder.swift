@@ -171,7 +171,7 @@ public enum PipelineDecoder {
         var entry = ProgramEntry(type: nil, instances: 1, load: true, preprocess: [], mark: key.mark)
         if node.isNull { return entry }
         let program = "program '\(key.scalar?.value ?? "")'"
-        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach"])
+        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach", "test"])
         entry.type = try fields.read("type") { try $0.string() }
         if let n = fields.optional("instances") {
             let value = try MappingFields.naming("instances") { try n.int() }
@@ -189,6 +189,7 @@ public enum PipelineDecoder {
                 try stageEntry($0, program: program)
             }
         }
+        if let t = fields.optional("test") { entry.tests = try programTests(t, program: program, instances: entry.instances) }
         return entry
     }
 

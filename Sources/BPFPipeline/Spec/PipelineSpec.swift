@@ -99,6 +99,8 @@ public struct ProgramEntry: Sendable {
     public var mark: SourceMark
     /// `attach:`; without it the section decides.
     public var attach: ProgramAttach = .fromSection
+    /// Smoke tests run before the deployment goes live (`test:`).
+    public var tests: [ProgramTest] = []
 }
 
 public struct StageEntry: Sendable {

@@ -108,6 +108,9 @@ final class AttachStep {
     /// link fd is closed (the staging pins are removed by the pin step, which detaches the new ones).
     func undo() {
         for u in updated.reversed() { try? u.link.update(program: u.previous) }
+        // xdp, tcx and cgroup links detach at once (BPF_LINK_DETACH) rather than when bpffs lets
+        // go of the removed pin; the kernel refuses it for the others, which go with the pin.
+        for link in links where !updated.contains(where: { $0.link === link }) { try? link.detach() }
         updated.removeAll()
         links.removeAll()
     }

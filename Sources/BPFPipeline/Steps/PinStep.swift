@@ -14,7 +14,8 @@ struct PinStep {
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
     /// Runs once every object is pinned in the staging folder and before anything is swapped in
-    /// (the attach step, which pins links beside the objects' pins).
+    /// (the test step, then the attach step, which pins links beside the objects' pins); if it
+    /// throws, the staging folder is removed and the previous deployment stays as it was.
     var beforeSwap: ((_ staging: String) throws -> Void)?
     /// Runs first when anything fails, before the folders are put back and the staging removed.
     var onFailure: (() -> Void)?
