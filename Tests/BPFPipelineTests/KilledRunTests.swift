@@ -130,6 +130,87 @@ struct KilledRunTests {
     }
 }
 
+/// A real `bpfpipe run` killed with SIGKILL at a chosen point: a uprobe on libc's rename()
+/// (deployed with bpfpipe itself) sends the signal from inside the kernel at the child's n-th
+/// rename(), the first of which is the swap's, after every link was attached in staging.
+@Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel, .serialized)
+struct SigkilledRunTests {
+    static var libc: String {
+        get throws {
+            let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+            guard let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("/libc.so.6") }),
+                  let path = line.split(separator: " ").last else { throw FixtureFailure("libc.so.6 is not mapped") }
+            return String(path)
+        }
+    }
+
+    /// Runs `bpfpipe run FILE` in a child that rename() #`killAt` kills; returns the child's pid.
+    static func killedRun(_ file: PipelineFile, killAt: Int, h: PipelineHarness) throws -> Int32 {
+        let fifo = "\(file.directory)/go"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // The shell waits on the FIFO, then becomes bpfpipe (same pid), so the killer can be
+        // loaded for that pid before bpfpipe starts.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sh")
+        child.arguments = ["-c", "read x < \"$0\"; exec \"$1\" run \"$2\" --cache-dir \"$3\" 2>/dev/null", fifo, bpfpipeExecutable, file.path, file.cache]
+        try child.run()
+        let pid = child.processIdentifier
+        let killer = try PinDirectory()
+        var spec = try h.decode(text: """
+        version: 1
+        name: killer
+        objects:
+          - name: k
+            build: { source: ../Tests/BPFPipelineTests/Pipelines/fixtures/kill_at_rename.bpf.c }
+            globals: { target_tgid: \(pid), kill_at: \(killAt) }
+            programs:
+              kill_on_rename: { attach: { uprobe: { binary: \(try libc), function: rename } } }
+        """)
+        spec.pinRoot = killer.path
+        _ = try h.runner(spec).execute(.run)
+        try "go\n".write(toFile: fifo, atomically: false, encoding: .utf8)
+        let deadline = Date().addingTimeInterval(120)
+        while child.isRunning && Date() < deadline { usleep(10_000) }
+        if child.isRunning { kill(pid, SIGKILL); throw FixtureFailure("bpfpipe run was not killed") }
+        #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
+        withExtendedLifetime(killer) {}
+        return pid
+    }
+
+    @Test(arguments: [1, 2])
+    func aRunKilledAfterAttachingIsCleanedUpByTheNextStatus(_ killAt: Int) throws {
+        let h = try PipelineHarness()
+        let file = try PipelineFile(Getpid.pipeline(programs: Getpid.getpidOnly, root: h.pins.path,
+                                                    source: "\(repositoryRoot)/Tests/BPFPipelineTests/Pipelines/fixtures/getpid_counter.bpf.c"))
+        #expect(try runBPFPipe(["run", file.path, "--cache-dir", file.cache]).status == 0)
+        let final = "\(h.pins.path)/att/o"
+        let v1 = try PinTree.snapshot(final)
+        let v1Map = try BPFFS.openPinned("\(final)/maps/calls")
+
+        let pid = try Self.killedRun(file, killAt: killAt, h: h)
+        let staging = "\(h.pins.path)/att/_staging_\(pid)"
+        // What the killed run left: its folder in staging, its link attached and counting.
+        let left = "\(staging)/o"
+        #expect(Paths.exists("\(left)/links/count_getpid"), "\(h.pins.contents())")
+        #expect(Paths.exists("\(staging)/_previous_o") == (killAt == 2) && Paths.exists(final) == (killAt == 1), "\(h.pins.contents())")
+        let killedLink = try BPFLink.openPinned("\(left)/links/count_getpid").info().id
+        let killedMap = try BPFFS.openPinned("\(left)/maps/calls")
+        let c = try Getpid.count(killedMap, 0)
+        Getpid.call(2)
+        #expect(try Getpid.count(killedMap, 0) == c + 2)
+
+        let status = try runBPFPipe(["status", file.path, "--cache-dir", file.cache])
+        #expect(status.stdout.contains("removed \(staging), left by killed run (pid \(pid)): 1 link(s) detached" + (killAt == 2 ? ", previous o put back" : "")), "\(status.stdout)")
+        #expect(status.status == 0 && status.stdout.contains("up to date"), "\(status.stdout) \(status.stderr)")
+        #expect(try PinTree.snapshot(final) == v1)
+        #expect(try Getpid.linksGone([killedLink]))
+        #expect(try Getpid.stopsCounting(killedMap))
+        let v1Count = try Getpid.count(v1Map, 0)
+        Getpid.call(3)
+        #expect(try Getpid.count(v1Map, 0) == v1Count + 3)
+    }
+}
+
 /// `status` with links: a missing link pin, an extra one, and links that run another program
 /// than the instance pinned beside them.
 @Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel, .serialized)
