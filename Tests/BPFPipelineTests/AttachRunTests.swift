@@ -44,7 +44,7 @@ struct AttachRunTests {
 
     @Test func attachFalseLoadsAndPinsOnly() throws {
         let h = try PipelineHarness()
-        let spec = try h.decode(text: Getpid.pipeline(programs: "count_getpid: { attach: false }\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }"))
+        let spec = try h.decode(text: Getpid.pipeline(programs: "count_getpid: { attach: false }\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }\npass_tc: { load: false }"))
         let result = try h.runner(spec).execute(.run)
         let object = "\(h.pins.path)/att/o"
         #expect(Paths.exists("\(object)/progs/count_getpid"))
@@ -70,6 +70,7 @@ struct AttachRunTests {
         let bad = try h.decode(text: Getpid.pipeline(programs: """
         allow_sock: { load: false }
         pass_xdp: { load: false }
+        pass_tc: { load: false }
         count_getpid:
         count_slot:
           instances: 2
@@ -95,6 +96,19 @@ struct AttachRunTests {
         let count = try Getpid.count("\(object)/maps/calls", 0)
         Getpid.call(3)
         #expect(try Getpid.count("\(object)/maps/calls", 0) == count + 3)
+    }
+
+    /// The CLI: a target the system does not have is exit 1, naming object, program, instance
+    /// and target, and nothing stays pinned.
+    @Test func theCommandExitsWith1NamingTheTarget() throws {
+        let h = try PipelineHarness()
+        let file = try PipelineFile(Getpid.pipeline(programs: Getpid.getpidOnly.replacingOccurrences(
+            of: "pass_xdp: { load: false }", with: "pass_xdp: { attach: { xdp: { interface: bpnosuch0 } } }"),
+            root: h.pins.path, source: "\(repositoryRoot)/Tests/BPFPipelineTests/Pipelines/fixtures/getpid_counter.bpf.c"))
+        let r = try runBPFPipe(["run", file.path, "--cache-dir", file.cache])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("attach: program 'pass_xdp' instance 0 of object 'o': cannot attach to xdp on bpnosuch0 (auto)"), "\(r.stderr)")
+        #expect(h.pins.contents().filter { !$0.hasSuffix("att") }.isEmpty, "\(h.pins.contents())")
     }
 
     /// `down` removes the link pins, which detaches: the counter stops moving.

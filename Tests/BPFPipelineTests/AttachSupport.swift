@@ -36,6 +36,7 @@ enum Getpid {
     static let twoPrograms = """
     allow_sock: { load: false }
     pass_xdp: { load: false }
+    pass_tc: { load: false }
     count_getpid:
     count_slot:
       instances: 2
@@ -48,7 +49,7 @@ enum Getpid {
     """
 
     /// Only count_getpid, attached by its section.
-    static let getpidOnly = "count_getpid:\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }"
+    static let getpidOnly = "count_getpid:\ncount_slot: { load: false }\nallow_sock: { load: false }\npass_xdp: { load: false }\npass_tc: { load: false }"
 
     /// calls[slot] of the map pinned at (or opened as) `map`.
     static func count(_ map: FileDescriptor, _ slot: UInt32) throws -> UInt64 {

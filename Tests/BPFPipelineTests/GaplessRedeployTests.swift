@@ -106,21 +106,19 @@ struct GaplessRedeployTests {
         deinit { rmdir(path) }
     }
 
-    @Test(arguments: ["cgroup", "xdp"])
+    @Test(arguments: ["cgroup", "xdp", "tc"])
     func linksThatCanSwapTheirProgramAreUpdatedInPlace(_ kind: String) throws {
         let h = try PipelineHarness()
-        let veth = kind == "xdp" ? try Veth() : nil
+        let veth = kind == "cgroup" ? nil : try Veth()
         let cgroup = kind == "cgroup" ? try Cgroup() : nil
-        let program = kind == "xdp" ? "pass_xdp" : "allow_sock"
+        let program = ["cgroup": "allow_sock", "xdp": "pass_xdp", "tc": "pass_tc"][kind]!
         func pipeline(_ target: String) -> String {
-            Getpid.pipeline(programs: """
-            count_getpid: { load: false }
-            count_slot: { load: false }
-            \(kind == "xdp" ? "allow_sock" : "pass_xdp"): { load: false }
-            \(program): { attach: { \(target) } }
-            """)
+            let others = ["allow_sock", "pass_xdp", "pass_tc"].filter { $0 != program }.map { "\($0): { load: false }" }
+            return Getpid.pipeline(programs: (["count_getpid: { load: false }", "count_slot: { load: false }"] + others
+                                              + ["\(program): { attach: { \(target) } }"]).joined(separator: "\n"))
         }
-        let text = pipeline(kind == "xdp" ? "xdp: { interface: \(veth!.name) }" : "cgroup: { path: \(cgroup!.path) }")
+        let text = pipeline(["cgroup": "cgroup: { path: \(cgroup?.path ?? "") }", "xdp": "xdp: { interface: \(veth?.name ?? "") }",
+                             "tc": "tc: { interface: \(veth?.name ?? ""), direction: ingress }"][kind]!)
         let object = "\(h.pins.path)/att/o"
         let linkPin = "\(object)/links/\(program)"
         _ = try h.runner(try h.decode(text: text)).execute(.run)

@@ -76,7 +76,7 @@ struct KilledRunTests {
     @Test func aLinkUpdatedInPlaceByAKilledRunGetsThePreviousProgramBack() throws {
         let h = try PipelineHarness()
         let cgroup = try GaplessRedeployTests.Cgroup()
-        let programs = "count_getpid: { load: false }\ncount_slot: { load: false }\npass_xdp: { load: false }\nallow_sock: { attach: { cgroup: { path: \(cgroup.path) } } }"
+        let programs = "count_getpid: { load: false }\ncount_slot: { load: false }\npass_xdp: { load: false }\npass_tc: { load: false }\nallow_sock: { attach: { cgroup: { path: \(cgroup.path) } } }"
         let spec = try h.decode(text: Getpid.pipeline(programs: programs))
         _ = try h.runner(spec).execute(.run)
         let final = "\(h.pins.path)/att/o"
