@@ -96,8 +96,10 @@ public struct PipelineRunner {
                 }
             }
         }
+        var fingerprints: [String: [UInt8]] = [:]
+        for (entry, obj) in loaded { fingerprints[entry.name] = try Fingerprint.of(spec: spec, entry: entry, object: obj) }
         if mode == .plan {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []), fingerprints: fingerprints)
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
@@ -111,7 +113,7 @@ public struct PipelineRunner {
                 }
             }
         }
-        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         var tested: [TestStep.Result] = []
         let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
@@ -139,7 +141,7 @@ public struct PipelineRunner {
         for p in pinned { pins[p.object] = p.pins }
         var runReport = report(mode, loaded, pins: pins, links: attachStep.attached)
         runReport.record(tested)
-        return RunResult(mode: mode, objects: loaded.map(\.object), report: runReport)
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: runReport, fingerprints: fingerprints)
     }
 
     private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
@@ -160,7 +162,11 @@ public struct PipelineRunner {
             for inc in b.include where !Paths.exists(Paths.absolute(inc, relativeTo: spec.directory)) {
                 throw PipelineError(at: b.mark, "object '\(entry.name)': include folder \(Paths.absolute(inc, relativeTo: spec.directory)) does not exist")
             }
-            let out = try build.build(source: source, cflags: b.cflags, include: b.include.map { Paths.absolute($0, relativeTo: spec.directory) })
+            let include = b.include.map { Paths.absolute($0, relativeTo: spec.directory) }
+            // The folder holding the pipeline, the source and its includes is the checkout's
+            // root as far as this build goes: it is mapped away so any checkout builds the same.
+            let base = Paths.commonAncestor([Paths.absolute(".", relativeTo: spec.directory), Paths.directory(of: source)] + include)
+            let out = try build.build(source: source, cflags: b.cflags, include: include, baseDirectory: base)
             logger.info(out.cacheHit ? "cache hit" : "compiled", metadata: ["step": "build", "object": "\(entry.name)", "cache": "\(out.cacheHit ? "hit" : "miss")", "path": "\(out.object)"])
             return out.object
         }
@@ -257,4 +263,6 @@ public struct RunResult {
     public var mode: PipelineRunner.Mode
     public var objects: [BPFObject]
     public var report: RunReport
+    /// Each object's fingerprint (`Fingerprint`), by object name; empty after `validate`.
+    public var fingerprints: [String: [UInt8]] = [:]
 }

@@ -41,4 +41,6 @@ public struct RunReport: Codable, Sendable {
     public var mode: String
     public var deployment: String
     public var objects: [ObjectReport]
+    /// false when `run` found the deployment already matching the file and changed nothing.
+    public var changed: Bool = true
 }

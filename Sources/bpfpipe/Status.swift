@@ -30,6 +30,7 @@ extension BPFPipeCommand {
                 for m in status.misattached {
                     print("link     \(m.link) runs program \(m.linkProgramID), not the deployed instance" + (m.deployedProgramID.map { " \($0)" } ?? ""))
                 }
+                for o in status.outdated { print("outdated \(status.deployment)/\(o) (deployed from a different file, object or code)") }
                 print(status.matches ? "\(status.deployment): up to date" : "\(status.deployment): differs from \(options.file)")
             }
             if !status.matches { throw ExitCodes.stepFailed }

@@ -76,6 +76,17 @@ extension AttachTests {
         #expect(e?.hint == "the kernel refused a xdp program (section 'xdp') for tracepoint syscalls/sys_enter_getpid; check that the section matches the target")
     }
 
+    /// The loopback device has no driver-mode XDP; the error says what to use instead.
+    @Test func nativeXDPWhereTheDriverHasNoneIsAClearError() throws {
+        let obj = try object()
+        let e = #expect(throws: LoaderError.self) {
+            try obj.program(named: "count_xdp")!.attach(.xdp(interface: "lo", mode: .native))
+        }
+        #expect(e?.message == "cannot attach to xdp on lo (native)")
+        #expect(e?.errno == .notSupported)
+        #expect(e?.hint == "the driver of lo has no native XDP; use mode generic (or auto)")
+    }
+
     @Test func missingInterfaceIsAClearError() throws {
         let obj = try object()
         let e = #expect(throws: LoaderError.self) {

@@ -32,6 +32,14 @@ final class NetworkLab {
             try ip(["link", "set", outside, "up"])
             try ip(["-n", namespace, "addr", "add", insideAddress + "/30", "dev", inside])
             try ip(["-n", namespace, "link", "set", inside, "up"])
+            // A veth passes nothing until both ends have carrier, which a loaded machine may
+            // take a while to report; packets sent before that are dropped.
+            let up = try eventually {
+                let outer = try String(contentsOfFile: "/sys/class/net/\(outside)/operstate", encoding: .utf8)
+                let inner = try ip(["-n", namespace, "-o", "link", "show", inside]).stdout
+                return outer.hasPrefix("up") && inner.contains("state UP")
+            }
+            guard up else { throw FixtureError(message: "veth \(outside)/\(inside) did not come up within 20 s") }
         } catch {
             remove()
             throw error
@@ -51,15 +59,15 @@ final class NetworkLab {
         guard r.status == 0 else { throw FixtureError(message: "netpoke to \(insideAddress) exited \(r.status): \(r.stderr)") }
     }
 
-    /// Sends batches of `batch` datagrams (from inside, or `outward` from this namespace) until `counted()` holds, at most 20 batches: a device
-    /// that just got a program may drop the first packets while it reconfigures (veth turns on
-    /// NAPI for native XDP). Returns whether `counted()` came to hold.
+    /// Sends batches of `batch` datagrams (from inside, or `outward` from this namespace) until
+    /// `counted()` holds: a device that just got a program may drop the first packets while it
+    /// reconfigures (veth turns on NAPI for native XDP), and ARP may need a retry. Gives up after
+    /// 20 s; returns whether `counted()` came to hold.
     func sendFromInside(batches batch: Int, outward: Bool = false, until counted: () throws -> Bool) throws -> Bool {
-        for _ in 0..<20 {
+        try eventually(seconds: 20) {
             if outward { try sendFromOutside(batch) } else { try sendFromInside(batch) }
-            if try counted() { return true }
+            return try counted()
         }
-        return false
     }
 
     /// Deleting the namespace deletes `inside`, and with it the whole veth pair.

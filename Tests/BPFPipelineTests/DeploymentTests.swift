@@ -232,7 +232,7 @@ struct DeploymentTests {
         for iteration in 0..<20 {
             let reports = (0..<2).map { "\(file.directory)/report-\(iteration)-\($0).json" }
             let children = try reports.map {
-                try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
+                try ChildProcess(bpfpipeExecutable, ["run", file.path, "--force", "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
             }
             let outcomes = try children.map { try $0.wait() }
             for o in outcomes { #expect(o.status == 0, "iteration \(iteration): \(o.stderr)") }

@@ -152,7 +152,7 @@ struct SigkilledRunTests {
         // loaded for that pid before bpfpipe starts.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
-        child.arguments = ["-c", "read x < \"$0\"; exec \"$1\" run \"$2\" --cache-dir \"$3\" 2>/dev/null", fifo, bpfpipeExecutable, file.path, file.cache]
+        child.arguments = ["-c", "read x < \"$0\"; exec \"$1\" run \"$2\" --force --cache-dir \"$3\" 2>/dev/null", fifo, bpfpipeExecutable, file.path, file.cache]
         try child.run()
         let pid = child.processIdentifier
         let killer = try PinDirectory()

@@ -64,6 +64,10 @@ struct LinkAttacher {
             let hint: String? = switch e {
             case .invalidArgument: "the kernel refused a \(typeName) program (section '\(section)') for \(target); check that the section matches the target"
             case Errno(rawValue: EBUSY), .fileExists: busyHint
+            case .notSupported:
+                if case .xdp(let interface, .native) = target {
+                    "the driver of \(interface) has no native XDP; use mode generic (or auto)"
+                } else { nil }
             default: nil
             }
             throw fail("cannot attach to \(target)", e, hint)

@@ -102,7 +102,7 @@ public enum PipelineDecoder {
             programs[try MappingFields.keyName(key)] = try programEntry(value, key: key)
         }
         let entry = ObjectEntry(name: name, source: source, maps: maps, globals: globals,
-                                programs: programs, mark: node.mark)
+                                programs: programs, mark: node.mark, canonical: node.json(sortingKeys: true))
         return (entry, nameNode.mark)
     }
 

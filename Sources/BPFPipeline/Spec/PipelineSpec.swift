@@ -41,6 +41,9 @@ public struct ObjectEntry: Sendable {
     public var globals: [String: GlobalValue]
     public var programs: [String: ProgramEntry]
     public var mark: SourceMark
+    /// The entry as written, with sorted keys and without comments or marks: what a deployment's
+    /// fingerprint hashes, so a change of key order or a comment is no change.
+    public var canonical: String = ""
 }
 
 public struct BuildEntry: Sendable, Equatable {

@@ -11,6 +11,8 @@ import Glibc
 struct PinStep {
     let deploymentDirectory: String   // <pin-root>/<name>
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
+    /// Pinned as `<object>/digest` with each object, so it swaps in and out with it.
+    var fingerprints: [String: [UInt8]] = [:]
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
     /// Runs once every object is pinned in the staging folder and before anything is swapped in
@@ -35,6 +37,7 @@ struct PinStep {
             try BPFFS.makeDirectories(staging)
             for (name, obj) in objects {
                 let pins = try obj.pin(to: "\(staging)/\(name)", commitByNamePins: false)
+                if let digest = fingerprints[name] { try PinnedDigest.pin(digest, at: "\(staging)/\(name)/\(Fingerprint.pinName)") }
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
