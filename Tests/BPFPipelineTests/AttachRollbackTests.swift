@@ -11,17 +11,22 @@ import BPFTestSupport
 struct AttachRollbackTests {
     @Test func aFailureAtEveryPointAfterTheFirstAttachDetachesEverythingAndV1KeepsCounting() throws {
         let h = try PipelineHarness()
-        let text = Getpid.pipeline(programs: Getpid.twoPrograms)
+        // Two objects, so that a failure can come after one object's folder was swapped in.
+        let one = Getpid.pipeline(programs: Getpid.twoPrograms)
+        let second = one[one.range(of: "  - name: o\n")!.lowerBound...].replacingOccurrences(of: "  - name: o\n", with: "  - name: p\n")
+        let text = one + "\n" + second
         _ = try h.runner(try h.decode(text: text)).execute(.run)
         let v2 = try h.decode(text: text)
         let points = try FaultInjectionTests.faultPoints(h, v2)
         let first = try #require(points.firstIndex { $0.hasPrefix("attach ") }, "\(points)")
         let after = Array(points[first...])
-        #expect(Set(after).isSuperset(of: ["attach o count_getpid[0]", "attach o count_slot[0]", "attach o count_slot[1]", "pin o swapped"]), "\(after)")
+        #expect(Set(after).isSuperset(of: ["attach o count_getpid[0]", "attach o count_slot[0]", "attach o count_slot[1]", "pin o swapped",
+                                           "attach p count_getpid[0]", "attach p count_slot[1]", "pin p swapped"]), "\(after)")
 
-        let v1Map = try BPFFS.openPinned("\(h.pins.path)/att/o/maps/calls")
+        print("attach rollback: \(after.count) fault points after the first attach: \(after)")
+        let v1Maps = try ["o", "p"].map { try BPFFS.openPinned("\(h.pins.path)/att/\($0)/maps/calls") }
         let before = try PinTree.snapshot(h.pins.path)
-        #expect(before.values.filter { $0.hasPrefix("link ") }.count == 3, "\(before)")
+        #expect(before.values.filter { $0.hasPrefix("link ") }.count == 6, "\(before)")
         let descriptors = openFileDescriptorCount()
         for point in after {
             let from = h.lines.lines.count
@@ -34,11 +39,13 @@ struct AttachRollbackTests {
             #expect(try Getpid.linksGone(attached), "after a fault at \(point): links \(attached) still attached")
             #expect(try PinTree.snapshot(h.pins.path) == before, "after a fault at \(point)")
             #expect(openFileDescriptorCount() == descriptors, "after a fault at \(point)")
-            // v1 still runs: all three of its links count this thread's calls.
-            let counts = try (0..<3).map { try Getpid.count(v1Map, UInt32($0)) }
+            // v1 still runs: all six of its links count this thread's calls.
+            let counts = try v1Maps.map { map in try (0..<3).map { try Getpid.count(map, UInt32($0)) } }
             Getpid.call(2)
             _ = getppid()
-            #expect(try (0..<3).map { try Getpid.count(v1Map, UInt32($0)) } == [counts[0] + 2, counts[1] + 2, counts[2] + 1], "after a fault at \(point)")
+            for (map, c) in zip(v1Maps, counts) {
+                #expect(try (0..<3).map { try Getpid.count(map, UInt32($0)) } == [c[0] + 2, c[1] + 2, c[2] + 1], "after a fault at \(point)")
+            }
         }
     }
 }
