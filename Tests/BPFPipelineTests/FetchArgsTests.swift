@@ -279,3 +279,58 @@ struct FetchArgsKernelTests {
         }
     }
 }
+
+/// The seed's use case end to end: pipelines/probe-args.yaml loads one program as five instances,
+/// each attached as a uprobe to a different function of the victim with its own fetch-args
+/// prologue; the victim runs, and every instance recorded exactly its function's argument.
+@Suite(.enabled(if: KernelGate.enabled && FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type"), "needs bpf() as root and uprobes"), .kernel)
+struct ProbeArgsEndToEndTests {
+    static let example = "\(repositoryRoot)/examples/probe-args"
+
+    /// Compiles victim.c where the pipeline expects it (examples/probe-args/victim), by rename so
+    /// a half-written file is never probed.
+    static func buildVictim() throws -> String {
+        let out = "\(example)/victim"
+        let tmp = "\(out).\(getpid()).tmp"
+        let r = try runProcess("/usr/bin/env", ["cc", "-O2", "-Wall", "-o", tmp, "\(example)/victim.c"])
+        guard r.status == 0 else { throw FixtureFailure("cc failed for victim.c:\n\(r.stderr)") }
+        guard rename(tmp, out) == 0 else { throw FixtureFailure("cannot rename \(tmp) to \(out)") }
+        return out
+    }
+
+    struct Record: Equatable, CustomStringConvertible {
+        var a1: Int64, err: Int64, calls: UInt64
+        var description: String { "a1=\(a1) err=\(err) calls=\(calls)" }
+    }
+
+    static func records(_ map: Map, count: Int) throws -> [Record] {
+        try (0..<count).map { n in
+            let raw = try #require(try map.lookup(key: .le(UInt32(n))))
+            let v = (0..<3).map { i in raw[(i * 8)..<(i * 8 + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+            return Record(a1: Int64(bitPattern: v[0]), err: Int64(bitPattern: v[1]), calls: v[2])
+        }
+    }
+
+    @Test func everyInstanceRecordsItsOwnFunctionsArgument() throws {
+        let victim = try Self.buildVictim()
+        let h = try PipelineHarness()
+        let spec = try h.decode(file: "\(repositoryRoot)/pipelines/probe-args.yaml")
+        let result = try h.runner(spec).execute(.run)
+        let program = try #require(result.objects[0].program(named: "record"))
+        let functions = ["first_arg", "second_arg", "third_arg", "field_arg", "null_arg"]
+        let links = try functions.enumerated().map { n, f in
+            try program.attach(.uprobe(UprobeTarget(binary: victim, function: f)), instance: n)
+        }
+        let run = try runProcess(victim, ["3"])
+        #expect(run.status == 0)
+        withExtendedLifetime(links) {}
+        let recorded = try Self.records(result.objects[0].map(named: "recorded")!, count: 5)
+        #expect(recorded == [
+            Record(a1: 1111, err: 0, calls: 3),   // first_arg(1111): di
+            Record(a1: 2222, err: 0, calls: 3),   // second_arg(5, 2222): si
+            Record(a1: 3333, err: 0, calls: 3),   // third_arg(10, 20, 3333): dx
+            Record(a1: 4444, err: 0, calls: 3),   // field_arg(&req): +12(di):u32
+            Record(a1: 0, err: 1, calls: 3),      // null_arg(NULL): the read failed
+        ])
+    }
+}
