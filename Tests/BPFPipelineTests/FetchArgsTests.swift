@@ -203,6 +203,11 @@ struct FetchArgsKernelTests {
                 preprocess:
                   - stage: fetch-args
                     with: { read: kernel, args: [["+0(r15)", r14]] }
+              with_subprog:
+                instances: 2
+                preprocess:
+                  - stage: fetch-args
+                    with: { read: user, args: [["+8(r15)", r14, "+0(r15):u8"], [r13]] }
         """)
         let result = try h.runner(spec).execute(.run)
         let base = "\(h.pins.path)/fetch-args-run/fixture/progs"
@@ -240,6 +245,18 @@ struct FetchArgsKernelTests {
         (ret, f) = try run("\(base)/kernel_reads", [p, 0x99], result: result)
         #expect(ret == 7)
         #expect(f == Fetched(err: 1, a1: 0, a2: 0, a3: 0, ctx1: 0x99))
+
+        // A body with a subprogram: the call and its func_info moved with the prologue.
+        let subprog = try #require(result.objects[0].program(named: "with_subprog"))
+        let code = try #require(subprog.instances[0].code)
+        #expect(code.funcInfo.count == 2)
+        #expect(code.funcInfo.last!.instruction == subprog.linked!.funcInfo.last!.instruction + (code.instructions.count - subprog.linked!.instructions.count))
+        (ret, f) = try run("\(base)/with_subprog/0", [p, 0x42], result: result)
+        #expect(ret == 7)
+        #expect(f == Fetched(err: 0, a1: 0x201f_1e1d_1c1b_1a19, a2: 0x42, a3: 0x11, ctx1: 0x42))
+        (ret, f) = try run("\(base)/with_subprog/1", [0, 0x42, 0x1234], result: result)
+        #expect(ret == 7)
+        #expect(f == Fetched(err: 0, a1: 0x1234, a2: 0, a3: 0, ctx1: 0x42))
     }
 
     static func probeArgs(_ preprocess: String, instances: Int) -> String {
