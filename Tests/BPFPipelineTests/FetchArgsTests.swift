@@ -297,8 +297,8 @@ struct FetchArgsKernelTests {
     }
 }
 
-/// The seed's use case end to end: pipelines/probe-args.yaml loads one program as five instances,
-/// each attached as a uprobe to a different function of the victim with its own fetch-args
+/// The seed's use case end to end: pipelines/probe-args.yaml loads one program as six instances,
+/// each attached as a uprobe (one as a uretprobe) to a function of the victim with its own fetch-args
 /// prologue; the victim runs, and every instance recorded exactly its function's argument.
 @Suite(.enabled(if: KernelGate.enabled && FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type"), "needs bpf() as root and uprobes"), .kernel)
 struct ProbeArgsEndToEndTests {
@@ -335,19 +335,21 @@ struct ProbeArgsEndToEndTests {
         let result = try h.runner(spec).execute(.run)
         let program = try #require(result.objects[0].program(named: "record"))
         let functions = ["first_arg", "second_arg", "third_arg", "field_arg", "null_arg"]
-        let links = try functions.enumerated().map { n, f in
+        var links = try functions.enumerated().map { n, f in
             try program.attach(.uprobe(UprobeTarget(binary: victim, function: f)), instance: n)
         }
+        links.append(try program.attach(.uprobe(UprobeTarget(binary: victim, function: "third_arg", isReturn: true)), instance: 5))
         let run = try runProcess(victim, ["3"])
         #expect(run.status == 0)
         withExtendedLifetime(links) {}
-        let recorded = try Self.records(result.objects[0].map(named: "recorded")!, count: 5)
+        let recorded = try Self.records(result.objects[0].map(named: "recorded")!, count: 6)
         #expect(recorded == [
             Record(a1: 1111, err: 0, calls: 3),   // first_arg(1111): di
             Record(a1: 2222, err: 0, calls: 3),   // second_arg(5, 2222): si
             Record(a1: 3333, err: 0, calls: 3),   // third_arg(10, 20, 3333): dx
             Record(a1: 4444, err: 0, calls: 3),   // field_arg(&req): +12(di):u32
             Record(a1: 0, err: 1, calls: 3),      // null_arg(NULL): the read failed
+            Record(a1: 3363, err: 0, calls: 3),   // third_arg returned 10 + 20 + 3333: ax at a uretprobe
         ])
     }
 }
