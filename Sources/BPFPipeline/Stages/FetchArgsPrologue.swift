@@ -26,7 +26,7 @@ import BPFLoader
 ///     r4 = *(u32 *)(r10 - 16)        ; read ones from their slots, zero-extended by the load
 ///     r5 = 0
 ///     r2 = 0
-///     goto body - 1
+///     goto +4                        ; over the fail block
 ///   fail:
 ///     r2 = 1  r3 = 0  r4 = 0  r5 = 0
 ///     r1 = r6                        ; both paths: the context back in r1
