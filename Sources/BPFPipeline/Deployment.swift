@@ -22,13 +22,18 @@ public struct Deployment {
         public var missing: [String]
         public var extra: [String]
         public var stale: [Stale]
-        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty }
+        /// Links whose program is not the deployed instance pinned beside them.
+        public var misattached: [Misattached] = []
+        /// Staging folders of killed runs found (and removed) before comparing.
+        public var killedRuns: [KilledRuns.Found] = []
+        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty && misattached.isEmpty }
     }
 
     /// Compares the pins with a plan of the file (built, relocated and preprocessed without
     /// loading): missing and extra pins, and programs whose tag is not the planned code's.
     public func status(plan: RunResult) throws -> Status {
-        var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps)
+        var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps and links)
+        var links: [String: String] = [:]         // link pin → the program pin it should run
         for (entry, obj) in zip(spec.objects, plan.objects) {
             let base = "\(directory)/\(entry.name)"
             for p in obj.programs where p.autoload {
@@ -36,6 +41,11 @@ public struct Deployment {
                     guard let code = inst.code else { continue }
                     let path = "\(base)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
                     expected[path] = Self.tags(code.instructions)
+                    if AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection) != nil {
+                        let link = "\(base)/links/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
+                        expected[link] = .some(nil)
+                        links[link] = path
+                    }
                 }
             }
             for m in obj.spec.maps {
@@ -55,7 +65,8 @@ public struct Deployment {
             }
         }
         return Status(deployment: directory, missing: expected.keys.filter { !pinned.contains($0) }.sorted(),
-                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale)
+                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale,
+                      misattached: try Self.misattached(links.filter { pinned.contains($0.key) }))
     }
 
     /// The tags `code` gets from a kernel that digests with SHA-1 (before 6.18) and from one that

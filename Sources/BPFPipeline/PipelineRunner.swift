@@ -51,6 +51,7 @@ public struct PipelineRunner {
         if let link = PathSafety.symlinkComponent(deploymentDirectory) {
             throw PipelineError(mark: nil, file: spec.file, message: "pin path \(deploymentDirectory) goes through the symbolic link \(link); pins must stay under the pin root")
         }
+        if mode == .run { removeKilledRuns() }
         var loaded: [(entry: ObjectEntry, object: BPFObject)] = []
         for entry in spec.objects {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
@@ -69,7 +70,7 @@ public struct PipelineRunner {
             loaded.append((entry, obj))
         }
         if mode == .validate {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []))
         }
         for (entry, obj) in loaded {
             try timed(.relocate, entry.name, nil) {
@@ -95,7 +96,7 @@ public struct PipelineRunner {
             }
         }
         if mode == .plan {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []))
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
@@ -111,6 +112,10 @@ public struct PipelineRunner {
         }
         var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
+        let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
+        attachStep.fault = { object, program, n in try self.fault(.attach, object, program, n) }
+        pinStep.beforeSwap = { staging in try self.attach(loaded, attachStep, staging: staging) }
+        pinStep.onFailure = { attachStep.undo() }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
                 var meta: Logger.Metadata = ["step": "pin", "object": "\(object)", "pin": "\(pin.path)"]
@@ -120,9 +125,10 @@ public struct PipelineRunner {
                 self.logger.info("pinned", metadata: meta)
             }
         }
+        attachStep.finish()
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
-        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins))
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins, links: attachStep.attached))
     }
 
     private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
@@ -155,7 +161,7 @@ public struct PipelineRunner {
     }
 
     /// Runs one step, logs its duration, and logs (then rethrows) its failure with the step named.
-    private func timed<T>(_ step: Step, _ object: String?, _ what: String?, _ body: () throws -> T) throws -> T {
+    func timed<T>(_ step: Step, _ object: String?, _ what: String?, _ body: () throws -> T) throws -> T {
         let start = MonotonicClock.nanoseconds()
         var meta: Logger.Metadata = ["step": "\(step.rawValue)"]
         if let object { meta["object"] = "\(object)" }
@@ -180,6 +186,10 @@ public struct PipelineRunner {
     private static func describe(location: String, into meta: inout Logger.Metadata) {
         let parts = location.split(separator: "'")
         if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
+        // The attach step spans objects; its errors name the object after the instance.
+        if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
+            meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
+        }
         if let r = location.firstRange(of: "instance ") {
             let digits = location[r.upperBound...].prefix { $0.isNumber }
             if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
@@ -188,7 +198,7 @@ public struct PipelineRunner {
 
     static func ms(_ ns: UInt64) -> Double { Double(ns / 1000) / 1000 }
 
-    private func report(_ mode: Mode, _ loaded: [(entry: ObjectEntry, object: BPFObject)], pins: [String: [PinnedObject]]) -> RunReport {
+    private func report(_ mode: Mode, _ loaded: [(entry: ObjectEntry, object: BPFObject)], pins: [String: [PinnedObject]], links: [AttachedLink]) -> RunReport {
         RunReport(pipeline: spec.name, file: spec.file, mode: mode.rawValue, deployment: deploymentDirectory, objects: loaded.map { entry, obj in
             let objectPins = pins[entry.name] ?? []
             let programs = obj.programs.filter(\.autoload).map { p in
@@ -206,7 +216,8 @@ public struct PipelineRunner {
                 return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(PinNames.file(def.name))" : pin,
                                            shared: def.pinning == .byName)
             }
-            return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps)
+            return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps,
+                                          links: links.filter { $0.object == entry.name })
         })
     }
 }

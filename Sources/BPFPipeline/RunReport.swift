@@ -29,6 +29,8 @@ public struct RunReport: Codable, Sendable {
         public var path: String
         public var programs: [ProgramReport]
         public var maps: [MapReport]
+        /// What the attach step attached, pinned under `<object>/links/`.
+        public var links: [AttachedLink]
     }
     public var pipeline: String
     public var file: String

@@ -25,8 +25,12 @@ enum PinTree {
     }
 
     static func describe(_ path: String) throws -> String {
+        if path.contains("/links/") {
+            let info = try BPFLink.openPinned(path).info()
+            return "link \(info.id) prog \(info.programID)"
+        }
         let fd = try BPFFS.openPinned(path)
-        // Object pins put programs under progs/; everything else pinned is a map.
+        // Object pins put programs under progs/, links under links/; everything else is a map.
         if path.contains("/progs/") {
             let info = try ProgramKernelInfo(fd: fd)
             return "prog \(info.id) \(info.tag)"

@@ -53,7 +53,7 @@ public final class BPFLink: Sendable {
         case .success(let fd):
             let link = BPFLink(fd: fd, target: nil)
             // BPF_OBJ_GET opens programs and maps too (and info-by-fd answers for those as well).
-            guard fdKind(fd) == "anon_inode:bpf_link" else {
+            guard fdKind(fd) == "anon_inode:bpf-link" else {
                 throw LoaderError(.attach, at: path, "pin is not a link (\(fdKind(fd) ?? "unknown"))")
             }
             return link
@@ -63,7 +63,7 @@ public final class BPFLink: Sendable {
     }
 }
 
-/// What /proc/self/fd says an fd is, e.g. "anon_inode:bpf_link".
+/// What /proc/self/fd says an fd is, e.g. "anon_inode:bpf-link".
 func fdKind(_ fd: FileDescriptor) -> String? {
     var buf = [CChar](repeating: 0, count: 64)
     let n = readlink("/proc/self/fd/\(fd.rawValue)", &buf, buf.count - 1)

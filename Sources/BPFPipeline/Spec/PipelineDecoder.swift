@@ -171,7 +171,7 @@ public enum PipelineDecoder {
         var entry = ProgramEntry(type: nil, instances: 1, load: true, preprocess: [], mark: key.mark)
         if node.isNull { return entry }
         let program = "program '\(key.scalar?.value ?? "")'"
-        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess"])
+        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach"])
         entry.type = try fields.read("type") { try $0.string() }
         if let n = fields.optional("instances") {
             let value = try MappingFields.naming("instances") { try n.int() }
@@ -181,6 +181,9 @@ public enum PipelineDecoder {
             entry.instances = Int(value)
         }
         entry.load = try fields.read("load") { try $0.bool() } ?? true
+        if let a = fields.optional("attach") {
+            entry.attach = try attachValue(a, key: fields.keyNode("attach")!, program: program, instances: entry.instances, load: entry.load)
+        }
         if let list = fields.optional("preprocess"), !list.isNull {
             entry.preprocess = try MappingFields.naming("preprocess") { try list.sequence() }.map {
                 try stageEntry($0, program: program)

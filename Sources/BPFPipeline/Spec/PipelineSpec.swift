@@ -97,6 +97,8 @@ public struct ProgramEntry: Sendable {
     public var load: Bool
     public var preprocess: [StageEntry]
     public var mark: SourceMark
+    /// `attach:`; without it the section decides.
+    public var attach: ProgramAttach = .fromSection
 }
 
 public struct StageEntry: Sendable {

@@ -13,6 +13,11 @@ struct PinStep {
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
+    /// Runs once every object is pinned in the staging folder and before anything is swapped in
+    /// (the attach step, which pins links beside the objects' pins).
+    var beforeSwap: ((_ staging: String) throws -> Void)?
+    /// Runs first when anything fails, before the folders are put back and the staging removed.
+    var onFailure: (() -> Void)?
 
     struct Pinned {
         var object: String
@@ -32,6 +37,7 @@ struct PinStep {
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
+            try beforeSwap?(staging)
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
                 var previous: String?
@@ -44,6 +50,7 @@ struct PinStep {
                 try fault?(name, "swapped")
             }
         } catch {
+            onFailure?()
             // Put back every object folder already swapped, newest first, then drop the staging.
             for s in swapped.reversed() {
                 if Paths.exists(s.final), let name = s.final.split(separator: "/").last { _ = rename(s.final, "\(staging)/_failed_\(name)") }
