@@ -3,13 +3,12 @@
 // its own prologue, which fetches that function's interesting argument into r3 (a1). Without
 // the prologue only r1 is set at entry and the verifier refuses to read err or a1.
 #include <linux/bpf.h>
+#include <asm/ptrace.h>   // struct pt_regs (x86_64 layout for -target bpf); the body never reads it
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "GPL";   // bpf_probe_read_user is GPL-only
 
 #define SLOTS 8
-
-struct pt_regs;
 
 // Set per instance by the set-global stage: where this instance records.
 const volatile __u32 slot = 0;
