@@ -133,6 +133,29 @@ import BPFTestSupport
         #expect { _ = try ValidateHarness().validate(text) } throws: { "\($0)".contains("unknown built-in stage 'fetch-arg'; did you mean 'fetch-args'?") }
     }
 
+    @Test func aProgramWithoutPtRegsIsRefusedByPlan() throws {
+        let file = ValidateHarness.pipelineFile()
+        try """
+        version: 1
+        name: fetch-args-socket
+        objects:
+          - name: counters
+            build: { source: ../examples/counters/counters.bpf.c }
+            programs:
+              with_arg:
+                preprocess:
+                  - stage: fetch-args
+                    with: { args: [[di]] }
+              count_pkts: { load: false }
+              tagged: { load: false }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let spec = try PipelineDecoder.decode(file: file)
+        #expect {
+            _ = try PipelineRunner(spec: spec, logger: .init(label: "test"), build: BuildStep(cacheDirectory: ValidateHarness().cache)).execute(.plan)
+        } throws: { "\($0)".contains("stage fetch-args: program 'with_arg' (section socket) does not receive pt_regs") }
+    }
+
     @Test func planShowsEachInstanceAsItsPrologueThenTheBodyWithDebugInfoMoved() throws {
         let text = Self.pipeline("{ args: [[di], [\"+12(di):u32\"], []] }")
         let file = ValidateHarness.pipelineFile()

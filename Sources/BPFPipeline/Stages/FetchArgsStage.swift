@@ -56,7 +56,16 @@ struct FetchArgsStage: Stage {
         }
     }
 
+    /// Program types whose context the pt_regs offsets fit: kprobe (uprobes too) and perf_event
+    /// contexts begin with pt_regs; a raw tracepoint's is its u64 arguments, which the same
+    /// offsets read (how the tests test-run a prologue with a context they write).
+    static let contextTypes: [UInt32] = [2 /* kprobe */, 7 /* perf_event */, 17 /* raw_tracepoint */, 24 /* raw_tracepoint_writable */]
+
     func apply(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
+        // Type 0: the section names no type bpfpipe knows; the verifier judges the loads.
+        guard ctx.programType == 0 || Self.contextTypes.contains(ctx.programType) else {
+            throw StageFailure("program '\(ctx.program)' (section \(ctx.section)) does not receive pt_regs; fetch-args is for kprobe, uprobe and perf_event programs")
+        }
         let helper = forcedHelper ?? FetchArgsPrologue.helper(forSection: ctx.section)
         return FetchArgsPrologue.instructions(arguments[ctx.instance], helper: helper) + insns
     }
