@@ -323,7 +323,9 @@ struct FetchArgsKernelTests {
 /// The seed's use case end to end: pipelines/probe-args.yaml loads one program as six instances,
 /// each attached as a uprobe (one as a uretprobe) to a function of the victim with its own fetch-args
 /// prologue; the victim runs, and every instance recorded exactly its function's argument.
-@Suite(.enabled(if: KernelGate.enabled && FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type"), "needs bpf() as root and uprobes"), .kernel)
+// With BPFPIPE_REQUIRE_KERNEL=1 a kernel without uprobes fails the test instead of skipping it.
+@Suite(.enabled(if: KernelGate.enabled && (KernelGate.required || FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type")),
+                "needs bpf() as root and uprobes"), .kernel)
 struct ProbeArgsEndToEndTests {
     static let example = "\(repositoryRoot)/examples/probe-args"
 
