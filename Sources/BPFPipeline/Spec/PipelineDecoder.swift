@@ -4,7 +4,7 @@
 /// (that named programs, maps and variables exist; `values` lengths) is checked later.
 public enum PipelineDecoder {
     /// Built-in Swift stages a `stage:` entry may name.
-    public static let builtinStages = ["set-global", "patch-imm", "prologue", "skip"]
+    public static let builtinStages = ["set-global", "patch-imm", "prologue", "skip", "fetch-args"]
     static let maximumNameLength = 64
 
     /// Reads and decodes the file at `path`; relative paths in it are relative to its folder.
