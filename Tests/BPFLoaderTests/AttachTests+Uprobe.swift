@@ -85,6 +85,21 @@ extension AttachTests {
         #expect(e?.errno == .noSuchFile)
     }
 
+    /// A FIFO would block open(2) and read(2) forever: it is refused before anything waits on it.
+    @Test(arguments: ["f1", nil] as [String?])
+    func aBinaryThatIsAFIFOIsRefusedInsteadOfHanging(_ function: String?) throws {
+        let obj = try object()
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("bpfpipe-fifo-\(getpid())-\(function ?? "offset")").path
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let e = #expect(throws: LoaderError.self) {
+            try obj.program(named: "on_call")!.attach(.uprobe(UprobeTarget(binary: fifo, function: function, offset: function == nil ? 0x1000 : 0)))
+        }
+        #expect(e?.step == .attach)
+        #expect(e?.message.hasSuffix(": \(fifo) is not a regular file (an executable or shared object)") == true, "\(e?.message ?? "")")
+    }
+
     @Test func missingFunctionIsAClearError() throws {
         let obj = try object()
         let e = #expect(throws: LoaderError.self) {

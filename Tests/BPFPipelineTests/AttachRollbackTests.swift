@@ -27,7 +27,7 @@ struct AttachRollbackTests {
         let v1Maps = try ["o", "p"].map { try BPFFS.openPinned("\(h.pins.path)/att/\($0)/maps/calls") }
         let before = try PinTree.snapshot(h.pins.path)
         #expect(before.values.filter { $0.hasPrefix("link ") }.count == 6, "\(before)")
-        let descriptors = openFileDescriptorCount()
+        let descriptors = try openFileDescriptorCount()
         for point in after {
             let from = h.lines.lines.count
             var runner = h.runner(v2)
@@ -38,7 +38,7 @@ struct AttachRollbackTests {
             #expect(!attached.isEmpty, "a fault at \(point) comes after an attach")
             #expect(try Getpid.linksGone(attached), "after a fault at \(point): links \(attached) still attached")
             #expect(try PinTree.snapshot(h.pins.path) == before, "after a fault at \(point)")
-            #expect(openFileDescriptorCount() == descriptors, "after a fault at \(point)")
+            #expect(try openFileDescriptorCount() == descriptors, "after a fault at \(point)")
             // v1 still runs: all six of its links count this thread's calls.
             let counts = try v1Maps.map { map in try (0..<3).map { try Getpid.count(map, UInt32($0)) } }
             Getpid.call(2)

@@ -91,13 +91,23 @@ struct LinkAttacher {
                            "check the name with: nm -D \(u.binary); nm \(u.binary)")
             case .failure(.notInSegment(let address)):
                 throw fail("cannot attach to \(target): function '\(function)' at 0x\(String(address, radix: 16)) lies in no loadable segment of \(u.binary)", nil, nil)
+            case .failure(.notRegularFile):
+                throw notRegular(u.binary, target)
             }
-        } else if case .failure(let e) = sysOpen(u.binary, O_RDONLY | O_CLOEXEC).map({ sysClose($0) }) {
-            throw fail("cannot attach to \(target): cannot open binary \(u.binary)", e, nil)
+        } else {
+            switch UprobeSymbols.openRegularFile(u.binary) {
+            case .success(let fd): sysClose(fd)
+            case .failure(.cannotOpen(let e)): throw fail("cannot attach to \(target): cannot open binary \(u.binary)", e, nil)
+            case .failure: throw notRegular(u.binary, target)
+            }
         }
         let config = u.isReturn ? try returnBit("uprobe", target) : 0
         let perf = try perfEvent(PerfEvent.openProbe(type: type, config: config, path: u.binary, offset: offset, pid: u.pid), target)
         return try kernel(BPFCommand.createLink(program: program, target: UInt32(bitPattern: perf.rawValue), attachType: BPF_PERF_EVENT.rawValue), target)
+    }
+
+    private func notRegular(_ binary: String, _ target: LinkTarget) -> Error {
+        fail("cannot attach to \(target): \(binary) is not a regular file (an executable or shared object)", nil, nil)
     }
 
     private func kprobe(_ function: String, _ offset: UInt64, _ isReturn: Bool, _ target: LinkTarget) throws -> FileDescriptor {

@@ -13,13 +13,30 @@ enum UprobeSymbols {
         case notELF(String)
         case noSymbol
         case notInSegment(UInt64)
+        case notRegularFile
+    }
+
+    /// Opens `binary` for reading without ever blocking: a FIFO or a device named as a uprobe's
+    /// binary would otherwise hang the run on open or read.
+    static func openRegularFile(_ binary: String) -> Result<Int32, Failure> {
+        let fd: Int32
+        switch sysOpen(binary, O_RDONLY | O_CLOEXEC | O_NONBLOCK) {
+        case .success(let f): fd = f
+        case .failure(let e): return .failure(.cannotOpen(e))
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            sysClose(fd)
+            return .failure(.notRegularFile)
+        }
+        return .success(fd)
     }
 
     static func fileOffset(of function: String, in binary: String) -> Result<UInt64, Failure> {
         let fd: Int32
-        switch sysOpen(binary, O_RDONLY | O_CLOEXEC) {
+        switch openRegularFile(binary) {
         case .success(let f): fd = f
-        case .failure(let e): return .failure(.cannotOpen(e))
+        case .failure(let e): return .failure(e)
         }
         defer { sysClose(fd) }
         _ = elf_version(UInt32(EV_CURRENT))
