@@ -1,6 +1,6 @@
 /// The pipeline step an error or a record belongs to; the order is the order data flows in.
 public enum Step: String, Sendable, CaseIterable, Codable {
-    case build, open, relocate, preprocess, load, pin, attach, test
+    case build, open, relocate, preprocess, load, pin, test, attach
 }
 
 /// An error from any step, saying what went wrong, where (file, section, program, instance,
