@@ -13,6 +13,9 @@ public final class Program {
     private var preprocessor: Preprocessor?
     public internal(set) var instances: [ProgramInstance] = []
     public private(set) var isLoaded = false
+    /// Set by `setPreprocessor` and by preprocessing, cleared by `unload()`: the seed's
+    /// `instances.nr > 0 || instances.fds`, after which a preprocessor can no longer be set.
+    private var instancesFixed = false
     /// A struct_ops program's attach_btf_id: the kernel ops struct of the map that uses it (its
     /// expected_attach_type, the member index, is set in `kind`).
     var structOpsAttachBTFID: UInt32?
@@ -27,7 +30,9 @@ public final class Program {
     public var name: String { spec.name }
     public var section: String { spec.section }
 
-    /// `bpf_program__set_prep`: `instances` must be positive, and the program not yet loaded.
+    /// `bpf_program__set_prep`: `instances` must be positive, and no preprocessor set yet, no
+    /// preprocessing run and the program not loaded (all EINVAL, as the seed's
+    /// `instances.nr > 0 || instances.fds` check).
     public func setPreprocessor(instances: Int, _ preprocessor: @escaping Preprocessor) throws {
         guard instances > 0 else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "instance count must be greater than 0, got \(instances)", errno: .invalidArgument)
@@ -35,16 +40,29 @@ public final class Program {
         guard !isLoaded else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "cannot set a preprocessor after the program is loaded", errno: .invalidArgument)
         }
+        guard !instancesFixed else {
+            // A second preprocessor, or one set after preprocessing, would change the instance
+            // count the produced instances (and the pinner) were made for.
+            let why = self.preprocessor != nil && self.instances.isEmpty
+                ? "a preprocessor is already set for this program; set it once, with every instance's work in it"
+                : "cannot set a preprocessor after preprocessing has run; its instances are already made"
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", why, errno: .invalidArgument)
+        }
         self.instanceCount = instances
         self.preprocessor = preprocessor
+        instancesFixed = true
     }
 
-    /// `bpf_program__nth_fd`: an index out of range is EINVAL; a skipped instance is ENOENT.
+    /// `bpf_program__nth_fd`: an index out of range is EINVAL; an instance without an fd (the
+    /// program not loaded yet, or the instance skipped by its preprocessor) is ENOENT.
     public func fd(instance n: Int) throws -> FileDescriptor {
-        guard isLoaded, n >= 0, n < instances.count else {
+        let count = isLoaded ? instances.count : instanceCount
+        guard n >= 0, n < count else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'",
-                              isLoaded ? "instance \(n) is out of range (0..<\(instances.count))" : "program is not loaded",
-                              errno: .invalidArgument)
+                              "instance \(n) is out of range (0..<\(count))", errno: .invalidArgument)
+        }
+        guard isLoaded else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "program is not loaded; instance \(n) has no fd yet", errno: .noSuchFile)
         }
         guard let fd = instances[n].fd else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "instance was skipped by its preprocessor and has no fd", errno: .noSuchFile)
@@ -59,14 +77,22 @@ public final class Program {
     public func unload() {
         instances = []
         isLoaded = false
+        // As the seed's unload freed `instances.fds`: a preprocessor may be set again.
+        instancesFixed = false
     }
 
     /// Runs the preprocessor for every instance (the preprocess step). Without one, the single
     /// instance is the relocated code.
     func preprocess(objectName: String) throws {
+        guard !isLoaded else {
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'",
+                              "program is already loaded; preprocessing again would drop its loaded instances",
+                              errno: .invalidArgument, hint: "call unload() first, then relocate and preprocess again")
+        }
         guard let linked else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated")
         }
+        instancesFixed = true
         guard let preprocessor else {
             instances = [ProgramInstance(index: 0, code: linked, fd: nil)]
             return
@@ -79,7 +105,11 @@ public final class Program {
             do {
                 result = try preprocessor(ctx, linked.instructions)
             } catch {
-                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)")
+                // A preprocessor that failed for a reason with an errno (a map it could not make,
+                // a loader call it made) keeps it, so callers can tell ENOENT from EPERM.
+                let errno = (error as? LoaderError)?.errno ?? (error as? Errno)
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)",
+                                  errno: errno)
             }
             guard let code = result, !code.isEmpty else {
                 out.append(ProgramInstance(index: n, code: nil, fd: nil))
