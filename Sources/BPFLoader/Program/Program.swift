@@ -16,6 +16,9 @@ public final class Program {
     /// Set by `setPreprocessor` and by preprocessing, cleared by `unload()`: the seed's
     /// `instances.nr > 0 || instances.fds`, after which a preprocessor can no longer be set.
     private var instancesFixed = false
+    /// `unload()` closed the instances; until preprocessed again no index is valid (the seed's
+    /// unload set `instances.nr` to -1).
+    private var wasUnloaded = false
     /// A struct_ops program's attach_btf_id: the kernel ops struct of the map that uses it (its
     /// expected_attach_type, the member index, is set in `kind`).
     var structOpsAttachBTFID: UInt32?
@@ -51,12 +54,13 @@ public final class Program {
         self.instanceCount = instances
         self.preprocessor = preprocessor
         instancesFixed = true
+        wasUnloaded = false
     }
 
     /// `bpf_program__nth_fd`: an index out of range is EINVAL; an instance without an fd (the
     /// program not loaded yet, or the instance skipped by its preprocessor) is ENOENT.
     public func fd(instance n: Int) throws -> FileDescriptor {
-        let count = isLoaded ? instances.count : instanceCount
+        let count = isLoaded ? instances.count : wasUnloaded ? 0 : instanceCount
         guard n >= 0, n < count else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'",
                               "instance \(n) is out of range (0..<\(count))", errno: .invalidArgument)
@@ -79,6 +83,7 @@ public final class Program {
         isLoaded = false
         // As the seed's unload freed `instances.fds`: a preprocessor may be set again.
         instancesFixed = false
+        wasUnloaded = true
     }
 
     /// Runs the preprocessor for every instance (the preprocess step). Without one, the single
@@ -93,6 +98,7 @@ public final class Program {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated")
         }
         instancesFixed = true
+        wasUnloaded = false
         guard let preprocessor else {
             instances = [ProgramInstance(index: 0, code: linked, fd: nil)]
             return
