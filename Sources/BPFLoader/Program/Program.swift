@@ -22,6 +22,8 @@ public final class Program {
     /// A struct_ops program's attach_btf_id: the kernel ops struct of the map that uses it (its
     /// expected_attach_type, the member index, is set in `kind`).
     var structOpsAttachBTFID: UInt32?
+    /// The attach_btf_id of a target set with `setAttachTarget`, resolved when it was set.
+    var overriddenAttachBTFID: UInt32?
 
     init(spec: ProgramSpec, objectPath: String) {
         self.spec = spec
@@ -76,6 +78,36 @@ public final class Program {
 
     /// `bpf_program__fd`: instance 0's fd.
     public func fd() throws -> FileDescriptor { try fd(instance: 0) }
+
+    /// `bpf_program__set_attach_target` for tracing (fentry, fexit, fmod_ret, tp_btf, iter) and
+    /// LSM programs: loads the program against `target` (a kernel function, tracepoint, iterator
+    /// or LSM hook, named as the section would name it) instead of the section's own target,
+    /// resolved against kernel BTF now so a wrong name is reported before anything loads.
+    public func setAttachTarget(_ target: String) throws {
+        guard !isLoaded else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "cannot change the attach target of a loaded program", errno: .invalidArgument)
+        }
+        guard let current = kind, AttachTarget.acceptsTarget(current) else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'",
+                              "an attach target applies to fentry, fexit, fmod_ret, tp_btf, lsm and iter programs, not to \(kind?.typeName ?? "a program of unknown type") (section '\(section)')",
+                              errno: .invalidArgument)
+        }
+        guard !target.isEmpty else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "the attach target is empty", errno: .invalidArgument)
+        }
+        var retargeted = current
+        retargeted.attachTarget = target
+        let id: UInt32?
+        do {
+            id = try AttachTarget.btfID(for: retargeted, section: section, overridden: true)
+        } catch var error as LoaderError {
+            error.file = objectPath
+            error.location = "program '\(name)'" + (error.location.map { ", \($0)" } ?? "")
+            throw error
+        }
+        kind = retargeted
+        overriddenAttachBTFID = id
+    }
 
     /// Closes every instance's fd.
     public func unload() {
@@ -147,7 +179,7 @@ public final class Program {
         // Resolved once for all instances: the lookup scans kernel BTF.
         let attachBTFID: UInt32
         do {
-            attachBTFID = try structOpsAttachBTFID ?? AttachTarget.btfID(for: kind, section: section) ?? 0
+            attachBTFID = try structOpsAttachBTFID ?? overriddenAttachBTFID ?? AttachTarget.btfID(for: kind, section: section) ?? 0
         } catch var error as LoaderError {
             error.file = objectPath
             error.location = "program '\(name)' (section '\(section)')"
