@@ -155,3 +155,20 @@ struct StageSafetyTests {
         #expect(error?.description == "\(file):16:19: stage prologue: instance 2: instruction 0: 'w2 = 5000000000': 5000000000 does not fit in 32 bits; write 'r2 = 5000000000 ll'")
     }
 }
+
+/// A stage's error keeps its errno through the chain, so the preprocess step's error has it.
+@Suite struct StageChainErrnoTests {
+    struct Failing: Stage {
+        let label = "stage failing"
+        func apply(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
+            throw LoaderError(.preprocess, "cannot create the instance's map", errno: .operationNotPermitted)
+        }
+    }
+
+    @Test func aStagesErrnoSurvivesTheChain() throws {
+        let ctx = PreprocessContext(object: "o", program: "p", section: "socket", programType: 1, instance: 0, instances: 1)
+        let error = #expect(throws: StageFailure.self) { _ = try StageChain(stages: [Failing()]).apply(ctx, [.exit]) }
+        #expect(error?.carriedErrno == .operationNotPermitted)
+        #expect(error?.description == "stage failing: preprocess: cannot create the instance's map (EPERM (Operation not permitted))")
+    }
+}

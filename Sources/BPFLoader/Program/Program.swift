@@ -145,7 +145,7 @@ public final class Program {
             } catch {
                 // A preprocessor that failed for a reason with an errno (a map it could not make,
                 // a loader call it made) keeps it, so callers can tell ENOENT from EPERM.
-                let errno = (error as? LoaderError)?.errno ?? (error as? Errno)
+                let errno = (error as? any ErrnoCarrying)?.carriedErrno
                 throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)",
                                   errno: errno)
             }

@@ -69,7 +69,12 @@ struct SetGlobalStage: Stage {
 }
 
 /// A stage's refusal, with the stage's own words; the runner adds program and instance.
-struct StageFailure: Error, CustomStringConvertible {
+struct StageFailure: Error, CustomStringConvertible, ErrnoCarrying {
     var description: String
-    init(_ d: String) { description = d }
+    /// The errno of the error it wraps, kept for the preprocess step's error.
+    var carriedErrno: Errno?
+    init(_ d: String, errno: Errno? = nil) {
+        description = d
+        carriedErrno = errno
+    }
 }

@@ -42,7 +42,7 @@ final class StageChain: @unchecked Sendable {
                 }
                 current = next
             } catch {
-                throw StageFailure("\(stage.label): \(error)")
+                throw StageFailure("\(stage.label): \(error)", errno: (error as? any ErrnoCarrying)?.carriedErrno)
             }
         }
         return current
