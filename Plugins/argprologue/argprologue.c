@@ -43,6 +43,8 @@ static int argprologue_init(const char *config_json, void **state) {
         return -1;
     s->step = 1;
     s->offset = 48; /* offsetof(struct __sk_buff, cb[0]) */
+    /* Stored before anything can fail: on a failed init bpfpipe reads last_error(s), then
+     * calls fini(s), which frees it (plugin.h). */
     *state = s;
     if (read_int(config_json, "base", &s->base) || read_int(config_json, "step", &s->step) ||
         read_int(config_json, "offset", &s->offset)) {

@@ -34,6 +34,8 @@ private func readTag(_ json: String) -> Int32?? {
 
 private let pluginInit: @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 = { json, state in
     let s = TagState()
+    // Stored before anything can fail: on a failed init bpfpipe reads last_error, then calls
+    // fini, which releases it (plugin.h).
     state?.pointee = Unmanaged.passRetained(s).toOpaque()
     let text = json.map { String(cString: $0) } ?? "{}"
     guard let tag = readTag(text) else { return s.fail("'tag' must be an integer") }

@@ -73,7 +73,8 @@ public final class BPFObject {
     public func map(named name: String) -> Map? { maps.first { $0.name == name } }
 
     /// Loads BTF, creates (or reuses) maps and links every program. With `createMaps: false`
-    /// nothing touches the kernel and map fds in the code are 0: enough to plan and inspect.
+    /// nothing touches the kernel and each map reference in the code holds the map's index in
+    /// `spec.maps` instead of an fd: enough to plan, inspect and disassemble (`map[name]`).
     public func relocate(createMaps: Bool = true) throws {
         if let btf = spec.btf, kernelBTF == nil {
             kernelBTF = btf.fixingDatasecs(
@@ -105,7 +106,7 @@ public final class BPFObject {
             (newByNamePins, replacedByNamePins) = try pinNewByNameMaps()
         }
         let fds = maps.map(\.fd.rawValue)
-        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : 0 }, coreTarget: options.coreTarget, externs: externs)
+        let linker = Linker(spec: spec, mapFD: { createMaps ? fds[$0] : Int32($0) }, coreTarget: options.coreTarget, externs: externs)
         for p in programs where p.autoload {
             p.linked = try linker.link(p.spec)
         }

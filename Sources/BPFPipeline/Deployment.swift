@@ -22,7 +22,10 @@ public struct Deployment {
         public var missing: [String]
         public var extra: [String]
         public var stale: [Stale]
-        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty }
+        /// Objects whose pinned fingerprint is not the file's: something that reaches the kernel
+        /// changed (a global, a stage's values, the object, a map definition, an attach target).
+        public var outdated: [String] = []
+        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty && outdated.isEmpty }
     }
 
     /// Compares the pins with a plan of the file (built, relocated and preprocessed without
@@ -38,6 +41,7 @@ public struct Deployment {
                     expected[path] = Self.tags(code.instructions)
                 }
             }
+            if plan.fingerprints[entry.name] != nil { expected["\(base)/\(Fingerprint.pinName)"] = .some(nil) }
             for m in obj.spec.maps {
                 // Every map is pinned in its object's maps/ folder; a shared one also in shared/.
                 expected["\(base)/maps/\(PinNames.file(m.name))"] = .some(nil)
@@ -54,8 +58,13 @@ public struct Deployment {
                 stale.append(.init(pin: path, pinnedTag: info.tag, expectedTag: Self.kernelDigestsWithSHA256 ? tags[1] : tags[0]))
             }
         }
+        let outdated = spec.objects.compactMap { entry -> String? in
+            let path = "\(directory)/\(entry.name)/\(Fingerprint.pinName)"
+            guard let planned = plan.fingerprints[entry.name], pinned.contains(path) else { return nil }
+            return PinnedDigest.read(at: path) == planned ? nil : entry.name
+        }
         return Status(deployment: directory, missing: expected.keys.filter { !pinned.contains($0) }.sorted(),
-                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale)
+                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale, outdated: outdated)
     }
 
     /// The tags `code` gets from a kernel that digests with SHA-1 (before 6.18) and from one that
@@ -68,18 +77,11 @@ public struct Deployment {
     }
 
     /// Which tag a stale pin is reported against: the running kernel's own kind (6.18 or later: SHA-256).
-    static let kernelDigestsWithSHA256: Bool = {
-        var u = utsname()
-        guard uname(&u) == 0 else { return true }
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        guard parts.count == 2 else { return true }
-        return (parts[0], parts[1]) >= (6, 18)
-    }()
+    static let kernelDigestsWithSHA256: Bool = KernelRelease.current.map { $0 >= (6, 18) } ?? true
 
     /// Removes what the pipeline deployed. Kept maps (`keep: true`, `pin: shared`) stay unless
-    /// `includeKept`. Returns the pins removed.
-    public func down(includeKept: Bool) -> [String] {
+    /// `includeKept`. Returns the pins removed (with `dryRun`, the pins it would remove).
+    public func down(includeKept: Bool, dryRun: Bool = false) -> [String] {
         var keep = Set<String>()
         if !includeKept {
             for entry in spec.objects {
@@ -91,8 +93,9 @@ public struct Deployment {
         }
         var removed: [String] = []
         for pin in pins(under: directory) where !keep.contains(pin) {
-            if unlink(pin) == 0 { removed.append(pin) }
+            if dryRun || unlink(pin) == 0 { removed.append(pin) }
         }
+        if dryRun { return removed }
         removeEmptyDirectories(directory)
         return removed
     }

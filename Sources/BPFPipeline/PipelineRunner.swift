@@ -67,6 +67,7 @@ public struct PipelineRunner {
                 preprocess.fault = { program, n in try hook(FaultPoint(step: .preprocess, object: object, program: program, instance: n)) }
             }
             try timed(.preprocess, entry.name, "configured stages") { try preprocess.configure(entry, object: obj) }
+            try TestStep.check(entry, object: obj, directory: spec.directory)
             loaded.append((entry, obj))
         }
         if mode == .validate {
@@ -95,8 +96,10 @@ public struct PipelineRunner {
                 }
             }
         }
+        var fingerprints: [String: [UInt8]] = [:]
+        for (entry, obj) in loaded { fingerprints[entry.name] = try Fingerprint.of(spec: spec, entry: entry, object: obj) }
         if mode == .plan {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]), fingerprints: fingerprints)
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
@@ -110,8 +113,15 @@ public struct PipelineRunner {
                 }
             }
         }
-        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory)
+        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
+        var tested: [TestStep.Result] = []
+        pinStep.beforeSwap = {
+            let tests = TestStep(logger: self.logger, directory: self.spec.directory)
+            for (entry, obj) in loaded where entry.programs.values.contains(where: { !$0.tests.isEmpty }) {
+                tested += try self.timed(.test, entry.name, "tests passed") { try tests.run(entry, object: obj) }
+            }
+        }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
                 var meta: Logger.Metadata = ["step": "pin", "object": "\(object)", "pin": "\(pin.path)"]
@@ -123,7 +133,9 @@ public struct PipelineRunner {
         }
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
-        return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: pins))
+        var runReport = report(mode, loaded, pins: pins)
+        runReport.record(tested)
+        return RunResult(mode: mode, objects: loaded.map(\.object), report: runReport, fingerprints: fingerprints)
     }
 
     private func fault(_ step: Step, _ object: String, _ program: String? = nil, _ instance: Int? = nil) throws {
@@ -144,7 +156,11 @@ public struct PipelineRunner {
             for inc in b.include where !Paths.exists(Paths.absolute(inc, relativeTo: spec.directory)) {
                 throw PipelineError(at: b.mark, "object '\(entry.name)': include folder \(Paths.absolute(inc, relativeTo: spec.directory)) does not exist")
             }
-            let out = try build.build(source: source, cflags: b.cflags, include: b.include.map { Paths.absolute($0, relativeTo: spec.directory) })
+            let include = b.include.map { Paths.absolute($0, relativeTo: spec.directory) }
+            // The folder holding the pipeline, the source and its includes is the checkout's
+            // root as far as this build goes: it is mapped away so any checkout builds the same.
+            let base = Paths.commonAncestor([Paths.absolute(".", relativeTo: spec.directory), Paths.directory(of: source)] + include)
+            let out = try build.build(source: source, cflags: b.cflags, include: include, baseDirectory: base)
             logger.info(out.cacheHit ? "cache hit" : "compiled", metadata: ["step": "build", "object": "\(entry.name)", "cache": "\(out.cacheHit ? "hit" : "miss")", "path": "\(out.object)"])
             return out.object
         }
@@ -165,6 +181,8 @@ public struct PipelineRunner {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             logger.info("\(what ?? "\(step.rawValue) done")", metadata: meta)
             return v
+        } catch let e as LoaderError where e.step == .test && step != .test {
+            throw e  // the test step runs between staging and swap, inside the pin step, and logged it
         } catch {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             meta["error"] = "\(error)"
@@ -181,6 +199,10 @@ public struct PipelineRunner {
     private static func describe(location: String, into meta: inout Logger.Metadata) {
         let parts = location.split(separator: "'")
         if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
+        if let r = location.firstRange(of: ", program '") { meta["program"] = "\(location[r.upperBound...].prefix { $0 != "'" })" }
+        if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
+            meta["test"] = .stringConvertible(n)
+        }
         if let r = location.firstRange(of: "instance ") {
             let digits = location[r.upperBound...].prefix { $0.isNumber }
             if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
@@ -229,4 +251,6 @@ public struct RunResult {
     public var mode: PipelineRunner.Mode
     public var objects: [BPFObject]
     public var report: RunReport
+    /// Each object's fingerprint (`Fingerprint`), by object name; empty after `validate`.
+    public var fingerprints: [String: [UInt8]] = [:]
 }

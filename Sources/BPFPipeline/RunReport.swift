@@ -16,6 +16,8 @@ public struct RunReport: Codable, Sendable {
         public var type: String
         public var instanceCount: Int
         public var instances: [Instance]
+        /// Each passed smoke test, per instance (absent when the program has no tests).
+        public var tests: [TestReport]? = nil
     }
     public struct MapReport: Codable, Sendable {
         public var name: String
@@ -35,4 +37,6 @@ public struct RunReport: Codable, Sendable {
     public var mode: String
     public var deployment: String
     public var objects: [ObjectReport]
+    /// false when `run` found the deployment already matching the file and changed nothing.
+    public var changed: Bool = true
 }

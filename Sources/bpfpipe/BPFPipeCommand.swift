@@ -10,7 +10,7 @@ struct BPFPipeCommand: ParsableCommand {
         Exit codes: 0 success; 1 a step failed; 2 invalid input or usage; 3 environment \
         (not root, no BPF, no bpffs).
         """,
-        subcommands: [Run.self, Plan.self, Validate.self, Status.self, Down.self, Load.self, Inspect.self, PluginHostCommand.self]
+        subcommands: [Run.self, Plan.self, Validate.self, Status.self, Diff.self, Down.self, Load.self, Inspect.self, Dump.self, PluginHostCommand.self]
     )
 
     /// ArgumentParser's own `main()` exits with EX_USAGE (64) on a parse or validation error;

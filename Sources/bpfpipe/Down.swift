@@ -13,15 +13,32 @@ extension BPFPipeCommand {
         @Flag(name: .customLong("include-kept"), help: "Also remove kept maps (keep: true, pin: shared) and their data.")
         var includeKept = false
 
+        @Flag(name: .customLong("dry-run"), help: "List what would be removed; remove nothing.")
+        var dryRun = false
+
+        @Flag(name: .long, help: "Print the pins removed (or that would be) as JSON, with \"changed\".")
+        var json = false
+
         @OptionGroup var locking: LockOptions
+
+        struct Outcome: Encodable {
+            var deployment: String
+            var changed: Bool
+            var dryRun: Bool
+            var removed: [String]
+        }
 
         func run() throws {
             let spec = try decodeOrExit(file)
             let deployment = Deployment(spec: spec)
             let lock = try locking.acquire(deployment.directory)
-            let removed = deployment.down(includeKept: includeKept)
+            let removed = deployment.down(includeKept: includeKept, dryRun: dryRun)
             withExtendedLifetime(lock) {}
-            print("removed \(removed.count) pin(s) from \(deployment.directory)")
+            if json {
+                try printJSON(Outcome(deployment: deployment.directory, changed: !removed.isEmpty, dryRun: dryRun, removed: removed))
+            } else {
+                print("\(dryRun ? "would remove" : "removed") \(removed.count) pin(s) from \(deployment.directory)")
+            }
         }
     }
 }

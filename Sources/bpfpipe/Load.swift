@@ -8,7 +8,10 @@ extension BPFPipeCommand {
             discussion: """
             Pins go to DIR/progs/<program> (DIR/progs/<program>/<n> per instance) and \
             DIR/maps/<map>, with '.' in names replaced by '_'. bpffs is mounted at /sys/fs/bpf \
-            when it is not. On any failure nothing stays pinned.
+            when it is not. With --attach, every program whose section names its target \
+            (uprobe/PATH:FUNC, tp/CAT/NAME, raw_tp/NAME, tp_btf/NAME, kprobe/FUNC, ...) is \
+            attached, every instance, and the links are pinned at DIR/links/<program> \
+            (DIR/links/<program>/<n>). On any failure nothing stays pinned or attached.
             """
         )
 
@@ -23,6 +26,9 @@ extension BPFPipeCommand {
 
         @Option(name: .customLong("type"), help: "Declare a program's type: PROGRAM=TYPE (e.g. count=socket); repeatable.")
         var types: [String] = []
+
+        @Flag(name: .long, help: "Attach programs whose section names a target and pin the links under DIR/links.")
+        var attach = false
 
         @OptionGroup var output: OutputOptions
 
@@ -53,8 +59,19 @@ extension BPFPipeCommand {
                 try BPFFS.prepare(pin)
                 try obj.load()
                 let pinned: [PinnedObject]
+                var links: [PinnedLink]? = nil
+                let existed = BPFFS.pathExists(pin)
                 do {
-                    pinned = try obj.pin(to: pin)
+                    pinned = try obj.pin(to: pin, commitByNamePins: !attach)
+                    if attach {
+                        do {
+                            links = try obj.attachAndPinLinks(under: pin)
+                        } catch {
+                            BPFObject.removePins(pinned, under: pin, removeDirectory: !existed)
+                            throw error
+                        }
+                        obj.commitNewByNamePins()
+                    }
                 } catch {
                     // Maps pinned by name at load time go too: nothing of a failed load stays.
                     obj.removeNewByNamePins()
@@ -62,12 +79,16 @@ extension BPFPipeCommand {
                 }
                 for w in obj.warnings { printError("warning: \(w)") }
                 if output.json {
-                    try printJSON(LoadReport(object: object, pinned: pinned))
+                    try printJSON(LoadReport(object: object, pinned: pinned, links: links))
                 } else {
                     for p in pinned {
                         let what = p.kind == .program ? "program" : "map"
                         let inst = p.instance.map { " instance \($0)" } ?? ""
                         print("pinned \(what) \(p.name)\(inst) (id \(p.id)) at \(p.path)")
+                    }
+                    for l in links ?? [] {
+                        let inst = l.instance.map { " instance \($0)" } ?? ""
+                        print("attached program \(l.program)\(inst) to \(l.target) (link id \(l.id)) at \(l.path)")
                     }
                 }
             } catch let e as ValidationError {
@@ -82,4 +103,6 @@ extension BPFPipeCommand {
 struct LoadReport: Encodable {
     var object: String
     var pinned: [PinnedObject]
+    /// Present with --attach.
+    var links: [PinnedLink]? = nil
 }

@@ -44,7 +44,8 @@ struct PipelineOptions: ParsableArguments {
 
     /// Decodes the file, runs the steps `mode` asks for, writes the report; maps failures to the
     /// documented exit codes.
-    func execute(_ mode: PipelineRunner.Mode, quiet: Bool = false) throws -> RunResult {
+    /// A `.run` is idempotent (`PipelineRunner.deploy`) unless `force`.
+    func execute(_ mode: PipelineRunner.Mode, quiet: Bool = false, force: Bool = false) throws -> RunResult {
         let logger = makeLogger(quiet: quiet)
         do {
             let spec = try PipelineDecoder.decode(file: file)
@@ -53,7 +54,7 @@ struct PipelineOptions: ParsableArguments {
                                         build: BuildStep(clang: clang, cacheDirectory: cacheDir ?? BuildStep.defaultCacheDirectory))
             runner.allowUnsafePaths = allowUnsafePaths
             let lock = mode == .run ? try locking.acquire(runner.deploymentDirectory) : nil
-            let result = try runner.execute(mode)
+            let result = mode == .run ? try runner.deploy(force: force) : try runner.execute(mode)
             withExtendedLifetime(lock) {}
             if let report { try writeJSON(result.report, to: report) }
             return result

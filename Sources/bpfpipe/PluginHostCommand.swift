@@ -6,7 +6,7 @@ extension BPFPipeCommand {
     struct PluginHostCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "plugin-host",
-            abstract: "Run a preprocessor plugin for a parent bpfpipe over stdin/stdout (internal).",
+            abstract: "Run a preprocessor plugin for a parent bpfpipe over descriptor 3 (internal).",
             shouldDisplay: false
         )
 

@@ -24,6 +24,7 @@ extension BPFPipeCommand {
                 for p in status.missing { print("missing  \(p)") }
                 for p in status.extra { print("extra    \(p)") }
                 for s in status.stale { print("stale    \(s.pin) (pinned tag \(s.pinnedTag), file gives \(s.expectedTag))") }
+                for o in status.outdated { print("outdated \(status.deployment)/\(o) (deployed from a different file, object or code)") }
                 print(status.matches ? "\(status.deployment): up to date" : "\(status.deployment): differs from \(options.file)")
             }
             if !status.matches { throw ExitCodes.stepFailed }

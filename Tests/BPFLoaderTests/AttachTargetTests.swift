@@ -4,7 +4,7 @@ import Testing
 
 /// tp_btf and iter programs get their attach_btf_id from kernel BTF; the kernel proves it by
 /// accepting them (without one it refuses both) and reporting the id it was given.
-@Suite(.enabled(if: KernelGate.enabled && KernelTypes.available, "needs bpf() as root and kernel BTF"), .kernel)
+@Suite(.enabled(if: KernelGate.enabledWithKernelBTF, "needs bpf() as root and kernel BTF"), .kernel)
 struct AttachTargetTests {
     func object() throws -> BPFObject {
         try COREFixture.open("attach")

@@ -159,7 +159,16 @@ private func info(_ kind: BTFKind, vlen: UInt32 = 0, flag: Bool = false) -> UInt
         #expect(btf.rawBytes.count == fixedBTF.rawBytes.count)
     }
 
-    @Test func fixedBTFWithoutExternsLoadsIntoTheKernelUnchangedBySanitizing() throws {
+    /// The kernel's refusal of `blob`: nil (and an issue) if it accepted it.
+    func rejection(_ blob: [UInt8]) -> KernelRejection? {
+        switch BPFCommand.loadBTF(blob, logSize: 1 << 16) {
+        case .success: return nil
+        case .failure(let r): return r
+        }
+    }
+
+    @Test(.enabled(if: KernelGate.enabled, "needs bpf() as root"))
+    func fixedBTFWithoutExternsLoadsIntoTheKernelUnchangedBySanitizing() throws {
         let (elf, btf) = try objectBTF(try btfTestCompile(globalsSource))
         let fixedBTF = fixed(btf, elf)
         #expect(fixedBTF.sanitizedForKernel().rawBytes == fixedBTF.rawBytes)
@@ -167,15 +176,20 @@ private func info(_ kind: BTFKind, vlen: UInt32 = 0, flag: Bool = false) -> UInt
         case .success: break
         case .failure(let rejection): Issue.record("kernel refused the fixed BTF: \(rejection.errno)\n\(rejection.log)")
         }
-        // Without the fix-up the kernel refuses zero-sized DATASECs: the fix-up is what makes it load.
-        if case .success = BPFCommand.loadBTF(btf.rawBytes) { Issue.record("kernel accepted unfixed BTF") }
+        // Without the fix-up the kernel refuses zero-sized DATASECs: the fix-up is what makes it
+        // load. EINVAL, with the verifier's reason, and not (say) EPERM for a missing capability.
+        let refusal = try #require(rejection(btf.rawBytes), "kernel accepted unfixed BTF")
+        #expect(refusal.errno == .invalidArgument, "\(refusal.errno): \(refusal.log)")
+        #expect(refusal.log.split(separator: "\n").contains { $0.contains("DATASEC") && $0.hasSuffix("size == 0") }, "\(refusal.log)")
     }
 
-    @Test func sanitizedBTFWithKconfigAndKsymExternsLoadsIntoTheKernel() throws {
+    @Test(.enabled(if: KernelGate.enabled, "needs bpf() as root"))
+    func sanitizedBTFWithKconfigAndKsymExternsLoadsIntoTheKernel() throws {
         let (elf, btf) = try objectBTF(try btfTestCompile(externsSource))
         let fixedOnly = fixed(btf, elf)
         // Extern VARs and the unsized .kconfig/.ksyms DATASECs are what the kernel refuses.
-        if case .success = BPFCommand.loadBTF(fixedOnly.rawBytes) { Issue.record("kernel accepted BTF with raw externs") }
+        let refusal = try #require(rejection(fixedOnly.rawBytes), "kernel accepted BTF with raw externs")
+        #expect(refusal.errno == .invalidArgument, "\(refusal.errno): \(refusal.log)")
         let sanitized = fixedOnly.sanitizedForKernel()
         switch BPFCommand.loadBTF(sanitized.rawBytes, logSize: 1 << 16) {
         case .success: break
@@ -230,7 +244,8 @@ private func info(_ kind: BTFKind, vlen: UInt32 = 0, flag: Bool = false) -> UInt
         #expect(btf.string(at: exists.accessStrOffset) == "0:1")
     }
 
-    @Test func parsesKernelBTF() throws {
+    @Test(.enabled(if: KernelGate.kernelBTFEnabled, "needs /sys/kernel/btf/vmlinux"))
+    func parsesKernelBTF() throws {
         let bytes = try FileBytes.read(path: "/sys/kernel/btf/vmlinux", step: .open)
         let btf = try BTF(bytes: bytes, path: "/sys/kernel/btf/vmlinux")
         #expect(btf.types.count > 10_000)

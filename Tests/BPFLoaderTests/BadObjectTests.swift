@@ -227,6 +227,30 @@ struct BadObject: CustomTestStringConvertible, Sendable {
         #expect(opened + refused == 300 && refused > 0 && opened > 0)
     }
 
+    /// Every message the sweep below may see: each names what is wrong and where, so that a
+    /// field read without a check (a trap, or an error that says nothing) cannot pass.
+    static let hugeValueMessages: [String] = [
+        #"not a BPF object \(e_machine 65535, expected EM_BPF 247\)"#,
+        #"not a relocatable object \(e_type 65535\); pass the \.o that clang -c produced"#,
+        #"section header entry size 65535, expected 64 \(Elf64_Shdr\)"#,
+        #"section header table \(offset \d+, \d+ entries\) lies outside the file of \d+ bytes"#,
+        #"section \d+: name offset \d+ is outside the section name table"#,
+        #"section '[^']+': \d+ bytes at offset \d+ run past the end of the file \(\d+ bytes\)"#,
+        #"section '[^']+': sh_link 4294967295 is not a section \(the file has \d+\)"#,
+        #"section '[^']+': size \d+ is implausibly large"#,
+        #"section '[^']+': code size \d+ is not a multiple of 8 bytes \(one instruction\)"#,
+        #"no symbol table \(was the object stripped\?\)"#,
+        #"symbol \d+: name offset \d+ is outside the string table"#,
+        #"symbol '[^']*': \d+ bytes at offset \d+ lie outside section '[^']+' \(\d+ bytes\)"#,
+        #"symbol's section \d+ does not exist"#,
+        #"no symbol for this map in section '[^']+'"#,
+        #"relocation section '[^']+' names symbol \d+, but the symbol table has \d+"#,
+        #"relocation section '[^']+' applies to section \d+, which does not exist"#,
+        #"offset is not an instruction of the section \(\d+ instructions\)"#,
+        #"relocation on an instruction that is neither a call nor a 64-bit load \(opcode 0x[0-9a-f]+\)"#,
+        #"instruction \d+ calls instruction \d+ of section '[^']+', where no function is defined"#,
+    ]
+
     @Test func hugeValueInAnyHeaderSymbolOrRelocationFieldThrowsOrOpens() throws {
         // Every field the reader takes from the file, set to all ones: the values that overflow
         // integer conversions and offset arithmetic.
@@ -245,10 +269,40 @@ struct BadObject: CustomTestStringConvertible, Sendable {
                 fields += [(0, 8), (8, 4), (12, 4)].map { (s.offset + e * F.relSize + $0.0, $0.1) }
             }
         }
+        let shapes = try Self.hugeValueMessages.map { try Regex($0) }
+        var refusals = 0
         for (offset, size) in fields {
             var patched = image
             patched.write(.max, at: offset, size)
-            _ = tryOpenAndRelocate(patched.bytes, path: "huge-\(offset).o")
+            guard let e = refusal(patched.bytes, path: "huge-\(offset).o") else { continue }
+            refusals += 1
+            #expect(e.step == .open || e.step == .relocate, "\(e)")
+            #expect(shapes.contains { (try? $0.wholeMatch(in: e.message)) != nil },
+                    "field at \(offset) (\(size) bytes): unexpected message '\(e.message)'")
+        }
+        #expect(refusals > 100)
+        // Fields with one possible outcome, word for word.
+        for (offset, message) in [(F.eMachine, "not a BPF object (e_machine 65535, expected EM_BPF 247)"),
+                                  (F.eShentsize, "section header entry size 65535, expected 64 (Elf64_Shdr)")] {
+            var patched = image
+            patched.write(.max, at: offset, 2)
+            #expect(refusal(patched.bytes, path: "x.o")?.message == message)
+        }
+    }
+
+    /// The LoaderError opening and relocating `bytes` ends with, or nil when both succeed.
+    func refusal(_ bytes: [UInt8], path: String) -> LoaderError? {
+        do {
+            let spec = try ObjectSpec.open(bytes: bytes, path: path)
+            _ = InspectLike(spec)
+            try BPFObject(spec: spec).relocate(createMaps: false)
+            return nil
+        } catch let e as LoaderError {
+            #expect(e.file == path, "\(e)")
+            return e
+        } catch {
+            Issue.record("\(path): not a LoaderError: \(error)")
+            return nil
         }
     }
 

@@ -5,16 +5,18 @@ import Testing
 /// The running kernel's types as the old, independent `BTF` parser reads them, so that the
 /// values CO-RE writes into programs are checked against something other than CO-RE's own code.
 enum KernelTypes {
-    static let path = "/sys/kernel/btf/vmlinux"
-    static let available = FileManager.default.fileExists(atPath: path)
-    nonisolated(unsafe) static let btf: BTF = try! BTF(bytes: FileBytes.read(path: path, step: .open), path: path)
+    static let path = KernelGate.kernelBTFPath
+    /// Read once; a missing file is an error in each test that needs it, not a crash of the run.
+    nonisolated(unsafe) static let parsed = Result { try BTF(bytes: FileBytes.read(path: path, step: .open), path: path) }
+    static var btf: BTF { get throws { try parsed.get() } }
 
     static func id(_ name: String, _ kind: BTFKind = .struct) throws -> UInt32 {
-        try #require(btf.firstType(named: name, kind: kind), "no \(kind) \(name) in vmlinux")
+        try #require(try btf.firstType(named: name, kind: kind), "no \(kind) \(name) in vmlinux")
     }
 
     /// Bit offset and member of `name` in the struct/union `id`, looking inside anonymous members.
     static func member(_ name: String, in id: UInt32) -> (bits: Int, member: BTFMember)? {
+        guard let btf = try? btf else { return nil }
         for m in btf.types[Int(btf.skipModifiers(id))].members {
             if m.name == name { return (Int(m.offset), m) }
             if m.name.isEmpty, let inner = member(name, in: m.type) { return (Int(m.offset) + inner.bits, inner.member) }
@@ -34,7 +36,7 @@ enum KernelTypes {
     }
 
     static func enumValue(_ name: String, in enumName: String) throws -> Int64 {
-        try #require(btf.types[Int(try id(enumName, .enum))].enumValues.first { $0.name == name }?.value)
+        try #require(try btf.types[Int(try id(enumName, .enum))].enumValues.first { $0.name == name }?.value)
     }
 }
 
@@ -65,7 +67,7 @@ enum COREFixture {
 }
 
 /// Relocation without the kernel's bpf(): only kernel BTF is read.
-@Suite(.enabled(if: KernelTypes.available, "needs /sys/kernel/btf/vmlinux"))
+@Suite(.enabled(if: KernelGate.kernelBTFEnabled, "needs /sys/kernel/btf/vmlinux"))
 struct COREPlanTests {
     @Test func vmlinuxParsesOnceAndIndexesNames() throws {
         let clock = ContinuousClock()
@@ -116,7 +118,7 @@ struct COREPlanTests {
 
 /// Each CO-RE kind resolved against the running kernel, loaded and run; the results map holds
 /// the relocated values.
-@Suite(.enabled(if: KernelGate.enabled && KernelTypes.available, "needs bpf() as root and kernel BTF"), .kernel)
+@Suite(.enabled(if: KernelGate.enabledWithKernelBTF, "needs bpf() as root and kernel BTF"), .kernel)
 struct CORETests {
     func run(_ program: String) throws -> (ret: UInt32, slots: [UInt64]) {
         let obj = try COREFixture.open()

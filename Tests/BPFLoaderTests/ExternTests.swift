@@ -4,7 +4,7 @@ import Testing
 
 /// Externs resolved against the running kernel: `.kconfig` values from /proc/config.gz, kfunc
 /// calls from kernel BTF, weak externs the kernel lacks.
-@Suite(.enabled(if: KernelGate.enabled && KernelTypes.available, "needs bpf() as root and kernel BTF"), .kernel)
+@Suite(.enabled(if: KernelGate.enabledWithKernelBTF, "needs bpf() as root and kernel BTF"), .kernel)
 struct ExternTests {
     func object(_ flags: [String] = []) throws -> BPFObject {
         try COREFixture.open("externs", flags: flags)

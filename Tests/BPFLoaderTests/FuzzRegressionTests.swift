@@ -93,7 +93,11 @@ import Testing
     }
 
     @Test func globalDataSectionLargerThanAnyMapValueIsRefusedAtOpen() {
-        #expect(throws: LoaderError.self) { try ObjectSpec.open(bytes: Self.hugeBSS, path: "fuzz.o") }
+        let e = #expect(throws: LoaderError.self) { try ObjectSpec.open(bytes: Self.hugeBSS, path: "fuzz.o") }
+        #expect(e?.step == .open)
+        #expect(e?.file == "fuzz.o")
+        #expect(e?.location == "section '.bss'")
+        #expect(e?.message == "2147483648 bytes of global data do not fit in one map value (the kernel takes at most 512 MiB, 4 MiB on x86-64)")
     }
 
     /// Found by the CI fuzz run: a `.kconfig` layout of gigabytes made relocation allocate it.

@@ -48,8 +48,10 @@ struct PreprocessorTests {
     }
 
     @Test func preprocessorSeesRelocatedInstructionsOncePerInstance() throws {
-        let obj = try open()
-        let p = obj.program(named: "which")!
+        // test_subprogs calls a static and a global subprogram, and the static one reads a
+        // global (a map value reference): three relocations the preprocessor must see applied.
+        let obj = try BPFObject.open(path: try Fixtures.object("features"))
+        let p = obj.program(named: "test_subprogs")!
         let seen = Recorder()
         try p.setPreprocessor(instances: 3) { ctx, insns in
             seen.add(ctx.instance, insns)
@@ -58,6 +60,18 @@ struct PreprocessorTests {
         try obj.load()
         #expect(seen.calls.map(\.0) == [0, 1, 2])
         #expect(seen.calls.allSatisfy { $0.1 == p.linked!.instructions })
+        let code = try #require(seen.calls.first?.1)
+        // Calls point at the subprograms the linker appended, not at their places in .text.
+        let starts = p.linked!.functionStarts
+        #expect(starts.count == 3)
+        let callTargets = code.enumerated().filter { $0.element.isPseudoCall }.map { $0.offset + Int($0.element.immediate) + 1 }
+        #expect(callTargets.count == 2 && Set(callTargets) == Set(starts.dropFirst()), "calls go to \(callTargets), functions start at \(starts)")
+        // The global is read through the .data map's fd, as BPF_PSEUDO_MAP_VALUE.
+        let data = try #require(obj.map(named: "features.data"))
+        let valueLoads = code.filter { $0.isLoadImm64 && $0.src == Instruction.pseudoMapValue }
+        #expect(!valueLoads.isEmpty && valueLoads.allSatisfy { $0.immediate == data.fd.rawValue })
+        // The code the preprocessor passed through runs: 2 + 3 (+ data_var - 7 = 0) + 4 * 5.
+        for n in 0..<3 { #expect(try p.run(instance: n) == 25) }
     }
 
     @Test func skippedInstanceHasNoFdAndIsNotFound() throws {
@@ -111,21 +125,29 @@ struct PreprocessorTests {
     }
 
     @Test func prologueKeepsCallsFuncInfoAndLineInfoRight() throws {
-        let obj = try open()
-        let p = obj.program(named: "which_sub")!
-        // A prologue that does real work before the body: r6 = n; (the body ignores r6) plus a jump.
+        let obj = try BPFObject.open(path: try Fixtures.object("prologue"))
+        let p = obj.program(named: "arg_sub")!
+        let original = try relocatedWithoutMaps("prologue", "arg_sub")
+        // The prologue stores 100 + n in skb->cb[0], which the subprogram adds to the length.
         try p.setPreprocessor(instances: 3) { ctx, insns in
-            let prologue = [Instruction.mov64(dst: 6, immediate: Int32(ctx.instance)),
-                            Instruction(opcode: 0x05, offset: 0)] // ja +0
-            return prologue + (try patchMarker(ctx, insns) ?? [])
+            [Instruction(opcode: 0xb4, dst: 2, immediate: Int32(100 + ctx.instance)),   // w2 = 100 + n
+             Instruction(opcode: 0x63, dst: 1, src: 2, offset: 48)]                     // *(u32 *)(r1 + 48) = w2
+                + insns
         }
         try obj.load()
+        #expect(original.funcInfo.count == 2 && !original.lineInfo.isEmpty)
         for n in 0..<3 {
             let code = p.instances[n].code!
-            #expect(code.funcInfo.map(\.instruction) == [0, code.functionStarts[1]])
+            #expect(code.funcInfo.map(\.instruction) == [0, original.functionStarts[1] + 2])
             #expect(code.lineInfo.first?.instruction == 0)
+            #expect(code.lineInfo.count == original.lineInfo.count + 1)
             // The socket filter sees the packet after its 14-byte Ethernet header.
-            #expect(try p.run(instance: n) == UInt32(n + testPacket.count - 14))
+            #expect(try p.run(instance: n) == UInt32(100 + n + testPacket.count - 14))
+            // The kernel took the program with its BTF, func_info and line_info.
+            let info = try BPFCommand.programInfo(try p.fd(instance: n)).get()
+            #expect(info.btf_id != 0)
+            #expect(info.nr_func_info == 2)
+            #expect(info.nr_line_info == UInt32(code.lineInfo.count))
         }
     }
 
@@ -141,18 +163,65 @@ struct PreprocessorTests {
         #expect(e?.message.contains("subprogram") == true)
     }
 
-    @Test func invalidInstructionsFromAPreprocessorAreRefusedBeforeTheKernel() throws {
-        let cases: [[Instruction]] = [
-            [Instruction(opcode: 0x05, offset: 5), .exit],            // jump out of range
-            Instruction.loadImm64(dst: 0, 1).prefix(1) + [.exit],     // ld_imm64 without its second half
-        ]
-        for code in cases {
-            let obj = try open()
-            try obj.program(named: "which")!.setPreprocessor(instances: 1) { _, _ in code }
-            let e = #expect(throws: LoaderError.self) { try obj.load() }
-            #expect(e?.step == .preprocess)
-            #expect(e?.message.contains("instruction") == true)
+    /// The code of `program` in fixture `object` as the linker lays it out (calls, function starts
+    /// and debug info do not depend on map fds), from a separate copy of the object.
+    func relocatedWithoutMaps(_ object: String, _ program: String) throws -> LinkedProgram {
+        let reference = try BPFObject.open(path: try Fixtures.object(object))
+        try reference.relocate(createMaps: false)
+        return try #require(reference.program(named: program)?.linked)
+    }
+
+    /// Each kind of bad target has its own case and its own message.
+    @Test(arguments: [
+        ("jump out of range", [Instruction(opcode: 0x05, offset: 5), .exit],
+         "instruction 0: jumps to 6, outside the program's 2 instructions"),
+        ("ld_imm64 without its second half", Array(Instruction.loadImm64(dst: 0, 1).prefix(1)) + [.exit],
+         "instruction 0: 64-bit load is not followed by its second half"),
+        ("jump onto the second half of an ld_imm64", [Instruction(opcode: 0x05, offset: 1)] + Instruction.loadImm64(dst: 0, 1) + [.exit],
+         "instruction 0: jumps to 2, the second half of the 64-bit load at instruction 1"),
+        ("BPF_PSEUDO_FUNC out of range", Instruction.loadImm64(dst: 2, 9, src: Instruction.pseudoFunc) + [.mov64(dst: 0, immediate: 0), .exit],
+         "instruction 0: refers to a function at instruction 10, outside the program's 4 instructions"),
+        ("gotol out of range", [Instruction(opcode: 0x06, immediate: -3), .mov64(dst: 0, immediate: 0), .exit],
+         "instruction 0: gotol jumps to -2, outside the program's 3 instructions"),
+        ("call out of range", [Instruction(opcode: Instruction.callOpcode, src: Instruction.pseudoCall, immediate: 7), .exit],
+         "instruction 0: calls instruction 8, outside the program's 2 instructions"),
+    ] as [(String, [Instruction], String)])
+    func invalidInstructionsFromAPreprocessorAreRefusedBeforeTheKernel(kind: String, code: [Instruction], message: String) throws {
+        let obj = try open()
+        try obj.program(named: "which")!.setPreprocessor(instances: 1) { _, _ in code }
+        let e = #expect(throws: LoaderError.self, "\(kind)") { try obj.load() }
+        #expect(e?.step == .preprocess)
+        #expect(e?.location == "program 'which' instance 0")
+        #expect(e?.message == "preprocessor returned invalid code: \(message)", "\(kind)")
+    }
+
+    /// The call check must accept what is right: a callback's address (BPF_PSEUDO_FUNC) and a
+    /// call, both shifted by a prologue, still enter functions at their starts.
+    @Test func aPrologueOnAProgramWithACallbackStillLoadsAndRuns() throws {
+        let obj = try BPFObject.open(path: try Fixtures.object("features"))
+        let p = obj.program(named: "test_callback")!
+        try p.setPreprocessor(instances: 2) { ctx, insns in [Instruction.mov64(dst: 6, immediate: Int32(ctx.instance))] + insns }
+        try obj.load()
+        // bpf_loop calls sum_cb for i = 0..9: 45.
+        for n in 0..<2 { #expect(try p.run(instance: n) == 45) }
+    }
+
+    @Test func aCallIntoTheMiddleOfAFunctionIsRefusedBeforeTheKernel() throws {
+        let obj = try open()
+        let p = obj.program(named: "which_sub")!
+        let original = try relocatedWithoutMaps("instances", "which_sub")
+        let call = try #require(original.instructions.firstIndex { $0.isPseudoCall })
+        let start = original.functionStarts[1]
+        // Same length, so func_info carries over unchanged; the call now lands one past add_len's start.
+        try p.setPreprocessor(instances: 1) { _, insns in
+            var out = insns
+            out[call].immediate += 1
+            return out
         }
+        let e = #expect(throws: LoaderError.self) { try obj.load() }
+        #expect(e?.step == .preprocess)
+        #expect(e?.location == "program 'which_sub' instance 0")
+        #expect(e?.message == "preprocessor returned invalid code: instruction \(call): calls instruction \(start + 1), which is not the start of a function (functions start at 0, \(start))")
     }
 }
 

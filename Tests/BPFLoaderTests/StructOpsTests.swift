@@ -7,7 +7,7 @@ import Testing
 /// congestion control, visible in /proc/sys/net/ipv4/tcp_available_congestion_control).
 /// Serialized: a congestion control's name must be unique while registered, and every test of
 /// this process uses the same one.
-@Suite(.enabled(if: KernelGate.enabled && KernelTypes.available, "needs bpf() as root and kernel BTF"), .kernel, .serialized)
+@Suite(.enabled(if: KernelGate.enabledWithKernelBTF, "needs bpf() as root and kernel BTF"), .kernel, .serialized)
 struct StructOpsTests {
     /// Unique per test process; the kernel keeps at most 15 characters (TCP_CA_NAME_MAX 16).
     static let caName = String("bpfpipe_\(getpid())".prefix(15))

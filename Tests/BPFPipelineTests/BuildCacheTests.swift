@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import BPFLoader
 @testable import BPFPipeline
+import BPFTestSupport
+import Logging
 
 /// A temporary folder holding a BPF C source, a header it includes, and a build cache;
 /// `remove()` (in a `defer`) deletes it with everything in it.
@@ -130,5 +132,37 @@ struct BuildWorkspace {
         let failure = p.lines.lines.first { $0.contains("\"level\":\"error\"") }
         #expect(failure?.contains("\"step\":\"build\"") == true)
         #expect(failure?.contains("answer.bpf.c:1:") == true)
+    }
+}
+
+/// CI-built and node-built objects must match: the checkout's folder never reaches the object or
+/// the cache key.
+@Suite struct ReproducibleBuildTests {
+    /// Copies the quickstart pipeline and its source into `root` (pipelines/ and examples/ side by
+    /// side, as in the repository) and builds it through the runner.
+    private func buildCheckout(at root: String, cache: String) throws -> (bytes: Data, name: String) {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/examples", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: repositoryRoot + "/examples/counters", toPath: root + "/examples/counters")
+        try fm.copyItem(atPath: repositoryRoot + "/pipelines/quickstart.yaml", toPath: root + "/pipelines/quickstart.yaml")
+        let spec = try PipelineDecoder.decode(file: root + "/pipelines/quickstart.yaml")
+        let runner = PipelineRunner(spec: spec, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+                                    build: BuildStep(cacheDirectory: cache))
+        let result = try runner.execute(.validate)
+        let object = result.objects[0].path
+        #expect(object.hasPrefix(cache + "/"), "the object comes from the build cache")
+        return (try Data(contentsOf: URL(fileURLWithPath: object)), String(object.split(separator: "/").last!))
+    }
+
+    @Test func twoCheckoutsInDifferentFoldersBuildByteIdenticalObjectsUnderOneKey() throws {
+        let tmp = NSTemporaryDirectory() + "bpfpipe-repro-\(getpid())-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        // Different depths and names, so neither the length nor the text of the path can hide.
+        let a = try buildCheckout(at: tmp + "/ci/checkout", cache: tmp + "/cache-a")
+        let b = try buildCheckout(at: tmp + "/node/somewhere/else/bpfpipe-src", cache: tmp + "/cache-b")
+        #expect(a.name == b.name, "the cache key (in the file name) is the same")
+        #expect(a.bytes == b.bytes, "the objects are byte-identical")
+        #expect(a.bytes.range(of: Data("/ci/checkout".utf8)) == nil, "no trace of the checkout's folder in the object")
     }
 }

@@ -75,13 +75,13 @@ struct FaultInjectionTests {
         try #require(points.count >= 20)
 
         let before = try PinTree.snapshot(h.pins.path)
-        let descriptors = openFileDescriptorCount()
+        let descriptors = try openFileDescriptorCount()
         for point in points {
             var runner = h.runner(v2)
             runner.faultHook = { if $0.description == point { throw InjectedFault(point: point) } }
             let error = #expect(throws: (any Error).self, "fault at \(point)") { _ = try runner.execute(.run) }
             #expect("\(error.map { "\($0)" } ?? "")".contains("injected fault at \(point)"), "\(point): \(error.map { "\($0)" } ?? "")")
-            #expect(openFileDescriptorCount() == descriptors, "after a fault at \(point)")
+            #expect(try openFileDescriptorCount() == descriptors, "after a fault at \(point)")
             try Self.expectV1Runs(h)
             // With `on-mismatch: recreate` the new shared map took the pin at relocation; the
             // failed run must have put the old one (and its entries) back.
@@ -109,11 +109,11 @@ struct FaultInjectionTests {
         let bad = try h.decode(text: Self.pipeline(Self.v2).replacingOccurrences(
             of: "values: [401, 501, 601] }", with: "values: [401, 501, 601] }\n" + prologue))
         let before = try PinTree.snapshot(h.pins.path)
-        let descriptors = openFileDescriptorCount()
+        let descriptors = try openFileDescriptorCount()
         let error = #expect(throws: LoaderError.self) { _ = try h.runner(bad).execute(.run) }
         #expect(error?.verifierLog?.contains("R9 !read_ok") == true, "\(error.map { "\($0)" } ?? "")")
         #expect(try PinTree.snapshot(h.pins.path) == before)
-        #expect(openFileDescriptorCount() == descriptors)
+        #expect(try openFileDescriptorCount() == descriptors)
         try Self.expectV1Runs(h)
         let failure = try h.records().last { $0["level"] as? String == "error" }
         #expect(failure?["step"] as? String == "load" && failure?["object"] as? String == "b")

@@ -7,7 +7,7 @@ import BPFTestSupport
 /// CO-RE, externs and attach targets through `bpfpipe run`: a pipeline that builds objects
 /// against this kernel's vmlinux.h, loads and pins them, and whose programs answer as the kernel
 /// says they should.
-@Suite(.enabled(if: KernelGate.enabled && FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux"), "needs bpf() as root and kernel BTF"), .kernel)
+@Suite(.enabled(if: KernelGate.enabledWithKernelBTF, "needs bpf() as root and kernel BTF"), .kernel)
 struct KernelFeaturesRunTests {
     /// vmlinux.h for this kernel, generated once into a temporary folder.
     static let vmlinuxDirectory: Result<String, FixtureFailure> = {

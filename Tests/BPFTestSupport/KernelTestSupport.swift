@@ -11,6 +11,20 @@ public enum KernelGate {
     }()
     public static let required = ProcessInfo.processInfo.environment["BPFPIPE_REQUIRE_KERNEL"] == "1"
     public static let enabled = probe || required
+
+    /// The kernel's own BTF, which CO-RE, externs, attach targets and struct_ops need.
+    public static let kernelBTFPath = "/sys/kernel/btf/vmlinux"
+    public static let hasKernelBTF = FileManager.default.fileExists(atPath: kernelBTFPath)
+    /// For suites that need bpf() and kernel BTF. Like `enabled`, BPFPIPE_REQUIRE_KERNEL=1 makes
+    /// them run, and so fail, where either is missing, instead of skipping.
+    public static let enabledWithKernelBTF = enabled(probe: probe, kernelBTF: hasKernelBTF, required: required, needsBPF: true)
+    /// For suites that read kernel BTF but make no bpf() call.
+    public static let kernelBTFEnabled = enabled(probe: probe, kernelBTF: hasKernelBTF, required: required, needsBPF: false)
+
+    /// The rule, apart from this machine, so that a test can check it.
+    public static func enabled(probe: Bool, kernelBTF: Bool, required: Bool, needsBPF: Bool) -> Bool {
+        required || (kernelBTF && (probe || !needsBPF))
+    }
 }
 
 /// Kernel tests run in parallel; a test that counts this process's open fds must run alone.
@@ -84,10 +98,17 @@ public final class PinDirectory {
 /// Number of this process's open fds that hold kernel BPF objects (maps, programs, BTF, links):
 /// what a leak in the loader would leave behind. Other fds come and go with tests that run
 /// alongside (pipes to clang, files), so they are not counted.
-public func openFileDescriptorCount() -> Int {
-    guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return -1 }
+/// Throws when /proc/self/fd cannot be read: a count that cannot be taken must fail the
+/// comparison, not make every "no fd leaked" check pass.
+public func openFileDescriptorCount(in folder: String = "/proc/self/fd") throws -> Int {
+    let fds: [String]
+    do {
+        fds = try FileManager.default.contentsOfDirectory(atPath: folder)
+    } catch {
+        throw FixtureFailure("cannot count open descriptors: \(folder) is not readable (\(error))")
+    }
     return fds.filter { fd in
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else { return false }
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\(fd)") else { return false }
         return target.hasPrefix("anon_inode:bpf") || target.hasPrefix("anon_inode:btf")
     }.count
 }

@@ -54,6 +54,21 @@ public final class ChildProcess {
         return ProcessResult(status: process.terminationStatus, stdout: text(out), stderr: text(err))
     }
 
+    /// Like `wait()`, but a child still running after `limit` seconds is killed (SIGKILL) and
+    /// this throws: a safety net so that a test of something that must not hang fails instead
+    /// of hanging the run. Not a timing assertion; give it a generous limit.
+    public func wait(killingAfter limit: Double) throws -> ProcessResult {
+        let deadline = Date().addingTimeInterval(limit)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            removeFiles()
+            throw FixtureFailure("\(process.executableURL?.path ?? "child") still running after \(limit) s; killed it")
+        }
+        return try wait()
+    }
+
     private func removeFiles() {
         try? FileManager.default.removeItem(atPath: out)
         try? FileManager.default.removeItem(atPath: err)

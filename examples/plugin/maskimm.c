@@ -18,7 +18,13 @@ static int maskimm_init(const char *config_json, void **state) {
     *state = NULL;
     if (at)
         shift = atoi(at + strlen("\"shift\":"));
+    /* No state is stored, so after a failure bpfpipe calls last_error(NULL) and no fini. */
     return shift < 0 || shift > 24;
+}
+
+static const char *maskimm_last_error(void *state) {
+    (void)state;
+    return "shift must be from 0 to 24";
 }
 
 static int maskimm_prep(void *state, const struct bpfpipe_prog_info *prog, int n,
@@ -48,6 +54,7 @@ static const struct bpfpipe_plugin plugin = {
     .init = maskimm_init,
     .prep = maskimm_prep,
     .release = maskimm_release,
+    .last_error = maskimm_last_error,
 };
 
 const struct bpfpipe_plugin *bpfpipe_plugin_v1(void) { return &plugin; }

@@ -199,7 +199,7 @@ enum BPFCommand {
         objectInfo(fd, bpf_map_info())
     }
 
-    private static func objectInfo<T>(_ fd: FileDescriptor, _ initial: T) -> Result<T, Errno> {
+    static func objectInfo<T>(_ fd: FileDescriptor, _ initial: T) -> Result<T, Errno> {
         var info = initial
         return withUnsafeMutableBytes(of: &info) { buf in
             var attr = bpf_attr()

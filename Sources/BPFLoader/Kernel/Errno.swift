@@ -44,11 +44,13 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
         case EISDIR: return "EISDIR"
         case ENOSYS: return "ENOSYS"
         case ESRCH: return "ESRCH"
+        case 524: return "ENOTSUPP"  // kernel-internal, leaks out of bpf(): no strerror text
         default: return "errno \(rawValue)"
         }
     }
 
     public var description: String {
-        "\(name) (\(String(cString: strerror(rawValue))))"
+        if rawValue == 524 { return "ENOTSUPP (operation not supported)" }
+        return "\(name) (\(String(cString: strerror(rawValue))))"
     }
 }

@@ -150,7 +150,7 @@ struct MapCreator {
 
 /// Checks a pinned map against the definition that wants to reuse it, as libbpf's
 /// `map_is_reuse_compat` does, and lists every difference when they disagree.
-enum MapCompatibility {
+public enum MapCompatibility {
     static func differences(existing info: bpf_map_info, against def: MapDefinition) -> [String] {
         var diffs: [String] = []
         func cmp<T: Equatable>(_ what: String, _ pinned: T, _ wanted: T) {

@@ -25,16 +25,38 @@ enum InstructionCheck {
             } else { i += 1 }
         }
         for (i, insn) in code.enumerated() where !secondHalf.contains(i) {
-            var target: Int?
-            if insn.isPseudoCall || insn.isPseudoFunc {
-                target = i + Int(insn.immediate) + 1
+            // Each kind of reference says what it is, so a message tells which one is wrong.
+            let target: Int, what: String
+            if insn.isPseudoCall {
+                (target, what) = (i + Int(insn.immediate) + 1, "calls instruction")
+            } else if insn.isPseudoFunc {
+                (target, what) = (i + Int(insn.immediate) + 1, "refers to a function at instruction")
             } else if insn.isLongJump {
-                target = i + Int(insn.immediate) + 1
+                (target, what) = (i + Int(insn.immediate) + 1, "gotol jumps to")
             } else if insn.isRelativeJump {
-                target = i + Int(insn.offset) + 1
+                (target, what) = (i + Int(insn.offset) + 1, "jumps to")
+            } else {
+                continue
             }
-            if let t = target, t < 0 || t >= code.count || secondHalf.contains(t) {
-                return "instruction \(i): jumps to \(t), outside the program's \(code.count) instructions or into the middle of a 64-bit load"
+            if target < 0 || target >= code.count {
+                return "instruction \(i): \(what) \(target), outside the program's \(code.count) instructions"
+            }
+            if secondHalf.contains(target) {
+                return "instruction \(i): \(what) \(target), the second half of the 64-bit load at instruction \(target - 1)"
+            }
+        }
+        return nil
+    }
+
+    /// A BPF-to-BPF call or function reference must land on the first instruction of a function
+    /// (`functionStarts`), or func_info and the kernel's idea of the subprograms disagree.
+    static func misplacedCall(in code: [Instruction], functionStarts: [Int]) -> String? {
+        let starts = Set(functionStarts)
+        for (i, insn) in code.enumerated() where insn.isPseudoCall || insn.isPseudoFunc {
+            let target = i + Int(insn.immediate) + 1
+            if !starts.contains(target) {
+                let what = insn.isPseudoCall ? "calls instruction" : "refers to a function at instruction"
+                return "instruction \(i): \(what) \(target), which is not the start of a function (functions start at \(functionStarts.sorted().map(String.init).joined(separator: ", ")))"
             }
         }
         return nil
@@ -48,6 +70,16 @@ enum InstructionCheck {
     /// access reached in a preprocessed instance is still named; where the code cannot be
     /// followed they are dropped rather than pinned to the wrong instruction.
     static func carryDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
+        let carried = followDebugInfo(from: original, to: code)
+        // Where func_info describes the functions, every call must enter one at its start.
+        if case .success(let linked) = carried, !linked.funcInfo.isEmpty,
+           let problem = misplacedCall(in: linked.instructions, functionStarts: linked.functionStarts) {
+            return .failure(Refusal(reason: "returned invalid code: \(problem)"))
+        }
+        return carried
+    }
+
+    private static func followDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
         if code.count == original.instructions.count {
             return .success(LinkedProgram(instructions: code, funcInfo: original.funcInfo, lineInfo: original.lineInfo,
                                           functionStarts: original.functionStarts, coreFailures: original.coreFailures))

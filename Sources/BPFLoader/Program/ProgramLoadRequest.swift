@@ -1,7 +1,10 @@
 import CBPFSys
 
-/// One `BPF_PROG_LOAD`: first without a log (fast path), then, on failure, again with a verifier
-/// log that grows until the whole log fits, as libbpf and cilium/ebpf do.
+/// One `BPF_PROG_LOAD`: first without a log (fast path), then, on failure, once more with a
+/// verifier log. Since Linux 6.4 a full log buffer keeps the log's tail (the part that explains
+/// the refusal), so one retry with a fixed buffer is enough: a program the verifier gives up on
+/// after a million instructions is verified twice, not once per doubling of the buffer. Older
+/// kernels keep the head, so there the buffer grows until the whole log fits.
 struct ProgramLoadRequest {
     var kind: ProgramKind
     var code: LinkedProgram
@@ -13,6 +16,13 @@ struct ProgramLoadRequest {
 
     static let initialLogSize = 1 << 18
     static let maximumLogSize = 1 << 28
+    /// The one buffer of a rotating log: its tail, far more than the lines anyone reads.
+    static let rotatingLogSize = 1 << 22
+    /// What an error keeps of a log: the last lines, not megabytes of states.
+    static let keptLogBytes = 1 << 16
+
+    /// Linux 6.4 and later rotate the verifier log instead of failing a full buffer.
+    static let kernelRotatesLog: Bool = KernelRelease.current.map { $0 >= (6, 4) } ?? false
 
     func load(btf: BTF?) throws -> FileDescriptor {
         if kind.needsAttachBTFID && attachBTFID == 0 {
@@ -44,6 +54,16 @@ struct ProgramLoadRequest {
         case .success(let fd): return fd
         case .failure(let r): first = r
         }
+        if Self.kernelRotatesLog {
+            switch withExtendedLifetime(btfFD, { BPFCommand.loadProgram(attrs, logLevel: 1, logSize: Self.rotatingLogSize) }) {
+            case .success(let fd):
+                return fd
+            case .failure(let r):
+                // ENOSPC here only says the log was cut; the refusal is the first attempt's.
+                throw rejectionError(KernelRejection(errno: r.errno == .noSpace ? first.errno : r.errno,
+                                                     log: Self.tail(r.log, truncated: r.errno == .noSpace)), btf: btf)
+            }
+        }
         var size = ProgramLoadRequest.initialLogSize
         var rejection = first
         while size <= ProgramLoadRequest.maximumLogSize {
@@ -60,7 +80,16 @@ struct ProgramLoadRequest {
             }
             break
         }
-        throw rejectionError(rejection, btf: btf)
+        throw rejectionError(KernelRejection(errno: rejection.errno, log: Self.tail(rejection.log, truncated: false)), btf: btf)
+    }
+
+    /// The last `keptLogBytes` of a log, from a line start. A rotated log begins mid-line.
+    static func tail(_ log: String, truncated: Bool) -> String {
+        var utf8 = Substring(log).utf8
+        guard truncated || utf8.count > keptLogBytes else { return log }
+        if utf8.count > keptLogBytes { utf8 = utf8.suffix(keptLogBytes) }
+        guard let newline = utf8.firstIndex(of: UInt8(ascii: "\n")) else { return String(Substring(utf8)) }
+        return String(Substring(utf8[utf8.index(after: newline)...]))
     }
 
     private func rejectionError(_ r: KernelRejection, btf: BTF?) -> LoaderError {

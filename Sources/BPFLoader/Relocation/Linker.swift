@@ -2,7 +2,7 @@
 /// and callback offsets, and writes map fds and global-data offsets into `ld_imm64` pairs.
 struct Linker {
     let spec: ObjectSpec
-    /// The kernel fd of each map in `spec.maps`, by index; placeholder 0 when only planning.
+    /// The kernel fd of each map in `spec.maps`, by index; the index itself when only planning.
     let mapFD: (Int) -> Int32
     /// What CO-RE relocations resolve against; nil means the running kernel, read only when some
     /// program has CO-RE relocations.

@@ -29,13 +29,18 @@ public struct SHA256 {
     public mutating func update(_ s: String) { update(Array(s.utf8)) }
 
     public func hexDigest() -> String {
+        digest().map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
+
+    /// The 32-byte digest of everything added so far.
+    public func digest() -> [UInt8] {
         var copy = self
         let bits = length &* 8
         copy.pending.append(0x80)
         while copy.pending.count % 64 != 56 { copy.pending.append(0) }
         for i in (0..<8).reversed() { copy.pending.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
         for chunk in stride(from: 0, to: copy.pending.count, by: 64) { copy.compress(Array(copy.pending[chunk..<chunk + 64])) }
-        return copy.h.map { v in let s = String(v, radix: 16); return String(repeating: "0", count: 8 - s.count) + s }.joined()
+        return copy.h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
     }
 
     private mutating func compress(_ block: [UInt8]) {

@@ -20,6 +20,7 @@ public final class PluginLibrary: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
+        try InstructionLayout.verify(plugin: path)
         // RTLD_LOCAL keeps one plugin's symbols from satisfying another's. RTLD_NODELETE because
         // a plugin written in Swift registers type metadata with the runtime, and unmapping it
         // later would leave the runtime pointing into freed memory.
@@ -51,13 +52,16 @@ public final class PluginLibrary: @unchecked Sendable {
 
     deinit { dlclose(handle) }
 
-    /// Starts one use of the plugin with its `with:` configuration as JSON.
+    /// Starts one use of the plugin with its `with:` configuration as JSON. When `init` fails,
+    /// its `last_error(state)` is read first and then `fini(state)` is called if it stored a
+    /// state, so a plugin can keep its message in the state and still free it (plugin.h).
     public func instantiate(configJSON: String) throws -> PluginInstance {
         var state: UnsafeMutableRawPointer?
         if let initFn = plugin.pointee.`init` {
             let rc = configJSON.withCString { initFn($0, &state) }
             if rc != 0 {
                 let detail = plugin.pointee.last_error.flatMap { $0(state) }.map { String(cString: $0) }
+                if let state { plugin.pointee.fini?(state) }
                 throw Failure(path: path, message: "init returned \(rc)" + (detail.map { ": \($0)" } ?? ""))
             }
         }
@@ -84,35 +88,42 @@ public final class PluginInstance: @unchecked Sendable {
 
     deinit { library.raw.fini?(state) }
 
-    /// Calls `prep` for instance `n`; nil means skip. The plugin's buffer is copied and released.
+    /// Calls `prep` for instance `n`; nil means skip. The plugin gets its own copy of the
+    /// instructions (the seed's prep took a non-const pointer, and a plugin that writes through
+    /// it must not change what later instances see); its answer is copied and released.
     public func prep(_ ctx: PreprocessContext, _ insns: [Instruction]) throws -> [Instruction]? {
         let raw = library.raw
         var result = bpfpipe_prep_result(new_insn_ptr: nil, new_insn_cnt: 0)
+        let input = UnsafeMutablePointer<bpf_insn>.allocate(capacity: max(insns.count, 1))
+        defer { input.deallocate() }
+        // Byte copies between Instruction and bpf_insn: InstructionLayout checked they agree.
+        insns.withUnsafeBytes { if let b = $0.baseAddress { UnsafeMutableRawPointer(input).copyMemory(from: b, byteCount: $0.count) } }
         let rc: Int32 = ctx.object.withCString { object in
             ctx.program.withCString { program in
                 ctx.section.withCString { section in
                     var info = bpfpipe_prog_info(object: object, program: program, section: section,
                                                  prog_type: ctx.programType, instances: Int32(ctx.instances))
-                    return insns.withUnsafeBufferPointer { buf in
-                        buf.withMemoryRebound(to: bpf_insn.self) { b in
-                            raw.prep!(state, &info, Int32(ctx.instance), b.baseAddress, Int32(b.count), &result)
-                        }
-                    }
+                    return raw.prep!(state, &info, Int32(ctx.instance), input, Int32(insns.count), &result)
                 }
             }
         }
+        // last_error is read before release, so the message may live in the buffer's bookkeeping.
         defer { if result.new_insn_ptr != nil { raw.release?(state, &result) } }
         if rc != 0 {
             let detail = raw.last_error.flatMap { $0(state) }.map { String(cString: $0) }
             // The stage chain already names the plugin, the program and the instance.
             throw PrepFailure(description: "prep returned \(rc)" + (detail.map { ": \($0)" } ?? ""))
         }
+        guard result.new_insn_cnt >= 0 else {
+            throw PrepFailure(description: "prep returned new_insn_cnt \(result.new_insn_cnt); a count must be 0 (skip the instance) or more")
+        }
         guard let ptr = result.new_insn_ptr, result.new_insn_cnt > 0 else { return nil }
         guard result.new_insn_cnt <= Int32(InstructionLimits.kernelMaximum) else {
             throw PrepFailure(description: "prep returned \(result.new_insn_cnt) instructions, beyond the kernel's limit of \(InstructionLimits.kernelMaximum)")
         }
-        return UnsafeRawPointer(ptr).withMemoryRebound(to: Instruction.self, capacity: Int(result.new_insn_cnt)) {
-            Array(UnsafeBufferPointer(start: $0, count: Int(result.new_insn_cnt)))
-        }
+        let count = Int(result.new_insn_cnt)
+        var out = [Instruction](repeating: Instruction(opcode: 0), count: count)
+        out.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: ptr, byteCount: count * MemoryLayout<bpf_insn>.stride) }
+        return out
     }
 }

@@ -102,7 +102,7 @@ public enum PipelineDecoder {
             programs[try MappingFields.keyName(key)] = try programEntry(value, key: key)
         }
         let entry = ObjectEntry(name: name, source: source, maps: maps, globals: globals,
-                                programs: programs, mark: node.mark)
+                                programs: programs, mark: node.mark, canonical: node.json(sortingKeys: true))
         return (entry, nameNode.mark)
     }
 
@@ -172,7 +172,7 @@ public enum PipelineDecoder {
         var entry = ProgramEntry(type: nil, instances: 1, load: true, preprocess: [], mark: key.mark)
         if node.isNull { return entry }
         let program = "program '\(key.scalar?.value ?? "")'"
-        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess"] + programOverrideKeys)
+        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "test"] + programOverrideKeys)
         entry.type = try fields.read("type") { try $0.string() }
         if let n = fields.optional("instances") {
             let value = try MappingFields.naming("instances") { try n.int() }
@@ -188,6 +188,7 @@ public enum PipelineDecoder {
                 try stageEntry($0, program: program)
             }
         }
+        if let t = fields.optional("test") { entry.tests = try programTests(t, program: program, instances: entry.instances) }
         return entry
     }
 

@@ -41,6 +41,9 @@ public struct ObjectEntry: Sendable {
     public var globals: [String: GlobalValue]
     public var programs: [String: ProgramEntry]
     public var mark: SourceMark
+    /// The entry as written, with sorted keys and without comments or marks: what a deployment's
+    /// fingerprint hashes, so a change of key order or a comment is no change.
+    public var canonical: String = ""
 }
 
 public struct BuildEntry: Sendable, Equatable {
@@ -99,6 +102,8 @@ public struct ProgramEntry: Sendable {
     public var load: Bool
     public var preprocess: [StageEntry]
     public var mark: SourceMark
+    /// Smoke tests run before the deployment goes live (`test:`).
+    public var tests: [ProgramTest] = []
     /// `attach-to`: the kernel function, tracepoint, iterator or LSM hook a tracing or LSM
     /// program is loaded against instead of its section's (libbpf's `bpf_program__set_attach_target`).
     public var attachTo: Override<String>?

@@ -13,7 +13,7 @@ struct PluginStage: Stage {
         let json = env.entry.with?.json() ?? "{}"
         do {
             if env.entry.isolation == .process {
-                child = try PluginProcess(pluginPath: library.path, configJSON: json)
+                child = try PluginProcess(pluginPath: library.path, pluginName: library.name, configJSON: json)
                 inProcess = nil
             } else {
                 inProcess = try library.instantiate(configJSON: json)

@@ -28,20 +28,26 @@ public struct BuildStep: Sendable {
         public var key: String
     }
 
-    /// `source` and `include` are already absolute.
-    public func build(source: String, cflags: [String], include: [String]) throws -> Output {
+    /// `source` and `include` are already absolute. `baseDirectory` (the pipeline's folder) is
+    /// mapped to `.` in the object's debug info and left out of the cache key, so two checkouts
+    /// of one pipeline in different folders build byte-identical objects under the same key.
+    public func build(source: String, cflags: [String], include: [String], baseDirectory: String? = nil) throws -> Output {
         guard FileManager.default.fileExists(atPath: source) else {
             throw LoaderError(.build, file: source, "source file does not exist")
         }
-        let flags = ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-D__TARGET_ARCH_\(targetArch())",
+        let base = baseDirectory.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
+        var flags = ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-D__TARGET_ARCH_\(targetArch())",
                      // The compile directory goes into DWARF; fixing it keeps objects identical wherever bpfpipe runs.
                      "-fdebug-compilation-dir=/"]
-            + include.map { "-I" + $0 } + cflags
+        // The source's own path goes into DWARF and BTF line info: without this map an object
+        // built in /a/repo differs from one built in /b/repo.
+        if let base, base != "/" { flags.append("-ffile-prefix-map=\(base)=.") }
+        flags += include.map { "-I" + $0 } + cflags
         var hash = SHA256()
         hash.update(try clangVersion())
-        hash.update(flags.joined(separator: "\u{0}"))
+        hash.update(flags.map { relative($0, to: base) }.joined(separator: "\u{0}"))
         for file in try dependencies(source: source, flags: flags) {
-            hash.update(file + "\u{0}")
+            hash.update(relative(file, to: base) + "\u{0}")
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw LoaderError(.build, file: source, "cannot read '\(file)', which it includes")
             }
@@ -71,6 +77,12 @@ public struct BuildStep: Sendable {
             throw LoaderError(.build, file: source, "cannot move the object into the cache: \(String(cString: strerror(errno)))")
         }
         return Output(object: out, cacheHit: false, key: key)
+    }
+
+    /// `text` with the pipeline's folder written as `.`, for the cache key.
+    private func relative(_ text: String, to base: String?) -> String {
+        guard let base, base != "/" else { return text }
+        return text.replacing(base + "/", with: "./").replacing("=" + base, with: "=.")
     }
 
     /// Every file the source includes, from clang's own dependency output.

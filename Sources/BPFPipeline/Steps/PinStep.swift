@@ -11,8 +11,13 @@ import Glibc
 struct PinStep {
     let deploymentDirectory: String   // <pin-root>/<name>
     let sharedMapDirectory: String    // <pin-root>/<name>/shared
+    /// Pinned as `<object>/digest` with each object, so it swaps in and out with it.
+    var fingerprints: [String: [UInt8]] = [:]
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
+    /// Runs once everything is staged and before anything is swapped in (the test step); if it
+    /// throws, the staging folder is removed and the previous deployment stays as it was.
+    var beforeSwap: (() throws -> Void)?
 
     struct Pinned {
         var object: String
@@ -29,9 +34,11 @@ struct PinStep {
             try BPFFS.makeDirectories(staging)
             for (name, obj) in objects {
                 let pins = try obj.pin(to: "\(staging)/\(name)", commitByNamePins: false)
+                if let digest = fingerprints[name] { try PinnedDigest.pin(digest, at: "\(staging)/\(name)/\(Fingerprint.pinName)") }
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
+            try beforeSwap?()
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
                 var previous: String?

@@ -25,6 +25,16 @@ enum Paths {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// The deepest folder that holds every one of `paths` (absolute, normalized); "/" at worst.
+    static func commonAncestor(_ paths: [String]) -> String {
+        guard var common = paths.first?.split(separator: "/") else { return "/" }
+        for p in paths.dropFirst() {
+            let parts = p.split(separator: "/")
+            common = Array(zip(common, parts).prefix { $0 == $1 }.map(\.0))
+        }
+        return "/" + common.joined(separator: "/")
+    }
+
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func currentDirectory() -> String {

@@ -33,8 +33,11 @@ enum Subprocess {
 
     /// Starts `executable` (looked up on PATH when it has no '/') with `environment` (nil: this
     /// process's). The parent's pipe ends are close-on-exec; the caller closes them and reaps `pid`.
+    /// `descriptors` maps a descriptor number in the child to one of ours, dup2'ed after the
+    /// streams (so it may replace one); ours should be above 2 and close-on-exec.
     static func spawn(_ executable: String, _ arguments: [String], environment: [String]? = nil,
-                      stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe) throws -> Child {
+                      stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe,
+                      descriptors: [Int32: Int32] = [:]) throws -> Child {
         // pipes[fd]: the pipe for stream fd, when it is piped.
         var pipes: [[Int32]?] = [nil, nil, nil]
         func closeParentEnds() { for (fd, p) in pipes.enumerated() { if let p { close(fd == 0 ? p[1] : p[0]) } } }
@@ -58,6 +61,9 @@ enum Subprocess {
                 pipes[fd] = p
                 posix_spawn_file_actions_adddup2(&actions, fd == 0 ? p[0] : p[1], Int32(fd))
             }
+        }
+        for (target, source) in descriptors.sorted(by: { $0.key < $1.key }) {
+            posix_spawn_file_actions_adddup2(&actions, source, target)
         }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
