@@ -118,6 +118,29 @@ struct OverrideTests {
         }
     }
 
+    /// A retargeted program attaches by itself (bpftool's autoattach), though its section
+    /// names no target: the link is the kernel's, on the program the target was set for.
+    @Test func aRetargetedProgramWithABareSectionIsAutoAttached() throws {
+        let folder = try TemporaryFolder("overrides")
+        defer { folder.remove() }
+        let build = try BuildStep(cacheDirectory: PipelineHarness().cache).build(source: try OverrideFixture.write(in: folder), cflags: [], include: [])
+        var options = LoadOptions()
+        options.pinMapsByNameDirectory = nil
+        let obj = try BPFObject.open(path: build.object, options: options)
+        try obj.updateMapDefinition("stacks") { $0.valueSize = 1016 }
+        for p in obj.programs { p.autoload = p.name == "bare" }
+        let bare = try #require(obj.program(named: "bare"))
+        #expect(LinkTarget.fromSection(bare.section) == nil)
+        try bare.setAttachTarget("sched_switch")
+        try obj.load()
+        let targets = obj.autoAttachTargets()
+        #expect(targets.map(\.program.name) == ["bare"])
+        #expect(targets.first?.target == .tracing)
+        let link = try bare.attach(.tracing)
+        let info = try link.info()
+        #expect(info.programID == (try ProgramKernelInfo(fd: try bare.fd()).id))
+    }
+
     @Test func attachToAnUnknownTracepointIsAnErrorAtItsLine() throws {
         let folder = try TemporaryFolder("overrides")
         defer { folder.remove() }

@@ -2,7 +2,10 @@ extension BPFObject {
     /// The loaded programs whose section names their target (bpftool's autoattach), with it.
     public func autoAttachTargets() -> [(program: Program, target: LinkTarget)] {
         programs.compactMap { p in
-            guard p.isLoaded, let target = LinkTarget.fromSection(p.section) else { return nil }
+            // A target set with `setAttachTarget` (pipeline `attach-to`) is fixed at load, like
+            // one in a `tp_btf/NAME` section: the section may name none.
+            let target = p.overriddenAttachBTFID != nil ? .tracing : LinkTarget.fromSection(p.section)
+            guard p.isLoaded, let target else { return nil }
             return (p, target)
         }
     }
