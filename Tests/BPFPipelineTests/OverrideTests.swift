@@ -141,6 +141,26 @@ struct OverrideTests {
         #expect(info.programID == (try ProgramKernelInfo(fd: try bare.fd()).id))
     }
 
+    @Test func valueSizeOnAGlobalDataMapIsRefusedAtItsLine() throws {
+        let folder = try TemporaryFolder("overrides")
+        defer { folder.remove() }
+        let text = """
+        version: 1
+        name: overrides
+        objects:
+          - name: o
+            build: { source: \(try StageFixture.write(in: folder)) }
+            maps:
+              stages.data: { value-size: 16 }
+        """
+        let file = ValidateHarness.pipelineFile()
+        let error = #expect(throws: PipelineError.self) { _ = try ValidateHarness().validate(text, file: file) }
+        #expect(error?.description == """
+            \(file):7:34: map 'stages.data' holds a global-data section, whose value size is the section's
+              hint: set its variables under 'globals:' instead
+            """)
+    }
+
     @Test func attachToAnUnknownTracepointIsAnErrorAtItsLine() throws {
         let folder = try TemporaryFolder("overrides")
         defer { folder.remove() }
