@@ -22,16 +22,21 @@ public struct Deployment {
         public var missing: [String]
         public var extra: [String]
         public var stale: [Stale]
+        /// Links whose program is not the deployed instance pinned beside them.
+        public var misattached: [Misattached] = []
+        /// Staging folders of killed runs found (and removed) before comparing.
+        public var killedRuns: [KilledRuns.Found] = []
         /// Objects whose pinned fingerprint is not the file's: something that reaches the kernel
         /// changed (a global, a stage's values, the object, a map definition, an attach target).
         public var outdated: [String] = []
-        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty && outdated.isEmpty }
+        public var matches: Bool { missing.isEmpty && extra.isEmpty && stale.isEmpty && misattached.isEmpty && outdated.isEmpty }
     }
 
     /// Compares the pins with a plan of the file (built, relocated and preprocessed without
     /// loading): missing and extra pins, and programs whose tag is not the planned code's.
     public func status(plan: RunResult) throws -> Status {
-        var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps)
+        var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps and links)
+        var links: [String: String] = [:]         // link pin → the program pin it should run
         for (entry, obj) in zip(spec.objects, plan.objects) {
             let base = "\(directory)/\(entry.name)"
             for p in obj.programs where p.autoload {
@@ -39,6 +44,11 @@ public struct Deployment {
                     guard let code = inst.code else { continue }
                     let path = "\(base)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
                     expected[path] = Self.tags(code.instructions)
+                    if AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection) != nil {
+                        let link = "\(base)/links/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
+                        expected[link] = .some(nil)
+                        links[link] = path
+                    }
                 }
             }
             if plan.fingerprints[entry.name] != nil { expected["\(base)/\(Fingerprint.pinName)"] = .some(nil) }
@@ -64,7 +74,8 @@ public struct Deployment {
             return PinnedDigest.read(at: path) == planned ? nil : entry.name
         }
         return Status(deployment: directory, missing: expected.keys.filter { !pinned.contains($0) }.sorted(),
-                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale, outdated: outdated)
+                      extra: pinned.subtracting(expected.keys).sorted(), stale: stale,
+                      misattached: try Self.misattached(links.filter { pinned.contains($0.key) }), outdated: outdated)
     }
 
     /// The tags `code` gets from a kernel that digests with SHA-1 (before 6.18) and from one that

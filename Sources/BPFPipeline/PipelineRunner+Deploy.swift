@@ -8,6 +8,8 @@ extension PipelineRunner {
     /// loaded or replaced and the report says `changed: false`. `force` redeploys anyway.
     /// The last log record carries `changed` either way.
     public func deploy(force: Bool = false) throws -> RunResult {
+        // A killed run's staging folder would make the deployment look changed; it goes first.
+        removeKilledRuns()
         if !force {
             var quiet = self
             quiet.logger.logLevel = .error

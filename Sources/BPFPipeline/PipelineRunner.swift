@@ -51,6 +51,7 @@ public struct PipelineRunner {
         if let link = PathSafety.symlinkComponent(deploymentDirectory) {
             throw PipelineError(mark: nil, file: spec.file, message: "pin path \(deploymentDirectory) goes through the symbolic link \(link); pins must stay under the pin root")
         }
+        if mode == .run { removeKilledRuns() }
         var loaded: [(entry: ObjectEntry, object: BPFObject)] = []
         for entry in spec.objects {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
@@ -71,7 +72,7 @@ public struct PipelineRunner {
             loaded.append((entry, obj))
         }
         if mode == .validate {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]))
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []))
         }
         for (entry, obj) in loaded {
             try timed(.relocate, entry.name, nil) {
@@ -99,7 +100,7 @@ public struct PipelineRunner {
         var fingerprints: [String: [UInt8]] = [:]
         for (entry, obj) in loaded { fingerprints[entry.name] = try Fingerprint.of(spec: spec, entry: entry, object: obj) }
         if mode == .plan {
-            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:]), fingerprints: fingerprints)
+            return RunResult(mode: mode, objects: loaded.map(\.object), report: report(mode, loaded, pins: [:], links: []), fingerprints: fingerprints)
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
@@ -116,12 +117,17 @@ public struct PipelineRunner {
         var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         var tested: [TestStep.Result] = []
-        pinStep.beforeSwap = {
+        let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
+        attachStep.fault = { object, program, n in try self.fault(.attach, object, program, n) }
+        pinStep.beforeSwap = { staging in
+            // Smoke tests first: a program that fails its own test is never attached.
             let tests = TestStep(logger: self.logger, directory: self.spec.directory)
             for (entry, obj) in loaded where entry.programs.values.contains(where: { !$0.tests.isEmpty }) {
                 tested += try self.timed(.test, entry.name, "tests passed") { try tests.run(entry, object: obj) }
             }
+            try self.attach(loaded, attachStep, staging: staging)
         }
+        pinStep.onFailure = { attachStep.undo() }
         let pinned = try timed(.pin, nil, nil) {
             try pinStep.pin(loaded.map { ($0.entry.name, $0.object) }) { object, name, pin in
                 var meta: Logger.Metadata = ["step": "pin", "object": "\(object)", "pin": "\(pin.path)"]
@@ -131,9 +137,10 @@ public struct PipelineRunner {
                 self.logger.info("pinned", metadata: meta)
             }
         }
+        attachStep.finish()
         var pins: [String: [PinnedObject]] = [:]
         for p in pinned { pins[p.object] = p.pins }
-        var runReport = report(mode, loaded, pins: pins)
+        var runReport = report(mode, loaded, pins: pins, links: attachStep.attached)
         runReport.record(tested)
         return RunResult(mode: mode, objects: loaded.map(\.object), report: runReport, fingerprints: fingerprints)
     }
@@ -172,7 +179,7 @@ public struct PipelineRunner {
     }
 
     /// Runs one step, logs its duration, and logs (then rethrows) its failure with the step named.
-    private func timed<T>(_ step: Step, _ object: String?, _ what: String?, _ body: () throws -> T) throws -> T {
+    func timed<T>(_ step: Step, _ object: String?, _ what: String?, _ body: () throws -> T) throws -> T {
         let start = MonotonicClock.nanoseconds()
         var meta: Logger.Metadata = ["step": "\(step.rawValue)"]
         if let object { meta["object"] = "\(object)" }
@@ -181,8 +188,8 @@ public struct PipelineRunner {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             logger.info("\(what ?? "\(step.rawValue) done")", metadata: meta)
             return v
-        } catch let e as LoaderError where e.step == .test && step != .test {
-            throw e  // the test step runs between staging and swap, inside the pin step, and logged it
+        } catch let e as LoaderError where (e.step == .test || e.step == .attach) && step != e.step {
+            throw e  // the test and attach steps run between staging and swap, inside the pin step, and logged it
         } catch {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             meta["error"] = "\(error)"
@@ -203,6 +210,10 @@ public struct PipelineRunner {
         if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
             meta["test"] = .stringConvertible(n)
         }
+        // The attach step spans objects; its errors name the object after the instance.
+        if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
+            meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
+        }
         if let r = location.firstRange(of: "instance ") {
             let digits = location[r.upperBound...].prefix { $0.isNumber }
             if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
@@ -211,7 +222,7 @@ public struct PipelineRunner {
 
     static func ms(_ ns: UInt64) -> Double { Double(ns / 1000) / 1000 }
 
-    private func report(_ mode: Mode, _ loaded: [(entry: ObjectEntry, object: BPFObject)], pins: [String: [PinnedObject]]) -> RunReport {
+    private func report(_ mode: Mode, _ loaded: [(entry: ObjectEntry, object: BPFObject)], pins: [String: [PinnedObject]], links: [AttachedLink]) -> RunReport {
         RunReport(pipeline: spec.name, file: spec.file, mode: mode.rawValue, deployment: deploymentDirectory, objects: loaded.map { entry, obj in
             let objectPins = pins[entry.name] ?? []
             let programs = obj.programs.filter(\.autoload).map { p in
@@ -219,8 +230,9 @@ public struct PipelineRunner {
                                         instances: p.instances.map { inst in
                     let info = inst.fd.flatMap { try? ProgramKernelInfo(fd: $0) }
                     let pin = objectPins.first { $0.kind == .program && $0.name == p.name && ($0.instance ?? 0) == inst.index }
+                    let target = inst.isSkipped ? nil : AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection)
                     return RunReport.Instance(instance: inst.index, skipped: inst.isSkipped, insns: inst.code?.instructions.count,
-                                              id: info?.id, tag: info?.tag, pin: pin?.path)
+                                              id: info?.id, tag: info?.tag, pin: pin?.path, attach: target.map { "\($0)" })
                 })
             }
             let maps = obj.spec.maps.map { def in
@@ -229,7 +241,8 @@ public struct PipelineRunner {
                 return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(PinNames.file(def.name))" : pin,
                                            shared: def.pinning == .byName)
             }
-            return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps)
+            return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps,
+                                          links: links.filter { $0.object == entry.name })
         })
     }
 }

@@ -9,6 +9,8 @@ public struct RunReport: Codable, Sendable {
         public var id: UInt32?
         public var tag: String?
         public var pin: String?
+        /// What the instance is (or would be) attached to; nil when it is not attached.
+        public var attach: String? = nil
     }
     public struct ProgramReport: Codable, Sendable {
         public var name: String
@@ -31,6 +33,8 @@ public struct RunReport: Codable, Sendable {
         public var path: String
         public var programs: [ProgramReport]
         public var maps: [MapReport]
+        /// What the attach step attached, pinned under `<object>/links/`.
+        public var links: [AttachedLink]
     }
     public var pipeline: String
     public var file: String

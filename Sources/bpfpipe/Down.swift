@@ -4,7 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove what a pipeline deployed (kept maps stay unless --include-kept)."
+            abstract: "Remove what a pipeline deployed; removing link pins detaches (kept maps stay unless --include-kept)."
         )
 
         @Argument(help: "The pipeline file (YAML).")
@@ -32,12 +32,15 @@ extension BPFPipeCommand {
             let spec = try decodeOrExit(file)
             let deployment = Deployment(spec: spec)
             let lock = try locking.acquire(deployment.directory)
+            if !dryRun { for k in deployment.removeKilledRuns() where !json { print(KilledRunsText.line(k)) } }
             let removed = deployment.down(includeKept: includeKept, dryRun: dryRun)
             withExtendedLifetime(lock) {}
             if json {
                 try printJSON(Outcome(deployment: deployment.directory, changed: !removed.isEmpty, dryRun: dryRun, removed: removed))
             } else {
-                print("\(dryRun ? "would remove" : "removed") \(removed.count) pin(s) from \(deployment.directory)")
+                let links = removed.filter { $0.contains("/links/") }.count
+                print("\(dryRun ? "would remove" : "removed") \(removed.count) pin(s) from \(deployment.directory)"
+                      + (links > 0 ? " (\(links) link(s) \(dryRun ? "would be " : "")detached)" : ""))
             }
         }
     }

@@ -24,7 +24,7 @@ extension BPFPipeCommand {
                     print("    program \(p.name) [\(p.type)], \(p.instanceCount) instance(s):")
                     for i in p.instances {
                         let pin = "\(r.deployment)/\(o.name)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(i.instance)" : "")
-                        print(i.skipped ? "      [\(i.instance)] skipped" : "      [\(i.instance)] \(i.insns ?? 0) insns → \(pin)")
+                        print(i.skipped ? "      [\(i.instance)] skipped" : "      [\(i.instance)] \(i.insns ?? 0) insns → \(pin)" + (i.attach.map { ", attached to \($0)" } ?? ""))
                     }
                 }
                 for m in o.maps {

@@ -4,7 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run a pipeline: build, open, relocate, preprocess, load and pin everything it declares.",
+            abstract: "Run a pipeline: build, open, relocate, preprocess, load, pin and attach everything it declares.",
             discussion: "Pins go under <pin-root>/<name>/<object>/. A failed run leaves the previous deployment as it was. A deployment that already matches the file is left alone (\"unchanged\", exit 0) unless --force."
         )
 
@@ -20,7 +20,7 @@ extension BPFPipeCommand {
                 return
             }
             let instances = result.report.objects.flatMap(\.programs).flatMap(\.instances)
-            print("deployed \(result.report.pipeline): \(result.report.objects.count) object(s), \(instances.filter { !$0.skipped }.count) program instance(s) at \(result.report.deployment)")
+            print("deployed \(result.report.pipeline): \(result.report.objects.count) object(s), \(instances.filter { !$0.skipped }.count) program instance(s), \(result.report.objects.flatMap(\.links).count) link(s) at \(result.report.deployment)")
         }
     }
 }

@@ -25,8 +25,12 @@ enum PinTree {
     }
 
     static func describe(_ path: String) throws -> String {
+        if path.contains("/links/") {
+            let info = try BPFLink.openPinned(path).info()
+            return "link \(info.id) prog \(info.programID)"
+        }
         let fd = try BPFFS.openPinned(path)
-        // Object pins put programs under progs/; everything else pinned is a map.
+        // Object pins put programs under progs/, links under links/; everything else is a map.
         if path.contains("/progs/") {
             let info = try ProgramKernelInfo(fd: fd)
             return "prog \(info.id) \(info.tag)"
@@ -228,7 +232,7 @@ struct DeploymentTests {
         for iteration in 0..<20 {
             let reports = (0..<2).map { "\(file.directory)/report-\(iteration)-\($0).json" }
             let children = try reports.map {
-                try ChildProcess(bpfpipeExecutable, ["run", file.path, "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
+                try ChildProcess(bpfpipeExecutable, ["run", file.path, "--force", "--cache-dir", file.cache, "--report", $0, "--lock-timeout", "60"])
             }
             let outcomes = try children.map { try $0.wait() }
             for o in outcomes { #expect(o.status == 0, "iteration \(iteration): \(o.stderr)") }

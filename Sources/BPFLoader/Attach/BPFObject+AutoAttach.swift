@@ -2,10 +2,7 @@ extension BPFObject {
     /// The loaded programs whose section names their target (bpftool's autoattach), with it.
     public func autoAttachTargets() -> [(program: Program, target: LinkTarget)] {
         programs.compactMap { p in
-            // A target set with `setAttachTarget` (pipeline `attach-to`) is fixed at load, like
-            // one in a `tp_btf/NAME` section: the section may name none.
-            let target = p.overriddenAttachBTFID != nil ? .tracing : LinkTarget.fromSection(p.section)
-            guard p.isLoaded, let target else { return nil }
+            guard p.isLoaded, let target = p.autoAttachTarget else { return nil }
             return (p, target)
         }
     }
@@ -64,5 +61,14 @@ extension BPFObject {
         }
         for sub in ["progs", "maps", "links"] { BPFFS.remove("\(directory)/\(sub)") }
         if removeDirectory { BPFFS.remove(directory) }
+    }
+}
+
+extension Program {
+    /// Where the program attaches by itself: the target its section names, or, for a program
+    /// retargeted with `setAttachTarget` (pipeline `attach-to`), the tracing link its load fixed,
+    /// even when the section names none (a bare `SEC("tp_btf")`).
+    public var autoAttachTarget: LinkTarget? {
+        overriddenAttachBTFID != nil ? .tracing : LinkTarget.fromSection(section)
     }
 }

@@ -4,7 +4,7 @@
 /// (that named programs, maps and variables exist; `values` lengths) is checked later.
 public enum PipelineDecoder {
     /// Built-in Swift stages a `stage:` entry may name.
-    public static let builtinStages = ["set-global", "patch-imm", "prologue", "skip"]
+    public static let builtinStages = ["set-global", "patch-imm", "prologue", "skip", "fetch-args"]
     static let maximumNameLength = 64
 
     /// Reads and decodes the file at `path`; relative paths in it are relative to its folder.
@@ -172,7 +172,7 @@ public enum PipelineDecoder {
         var entry = ProgramEntry(type: nil, instances: 1, load: true, preprocess: [], mark: key.mark)
         if node.isNull { return entry }
         let program = "program '\(key.scalar?.value ?? "")'"
-        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "test"] + programOverrideKeys)
+        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach", "test"] + programOverrideKeys)
         entry.type = try fields.read("type") { try $0.string() }
         if let n = fields.optional("instances") {
             let value = try MappingFields.naming("instances") { try n.int() }
@@ -183,6 +183,9 @@ public enum PipelineDecoder {
         }
         entry.load = try fields.read("load") { try $0.bool() } ?? true
         try readProgramOverrides(fields, into: &entry)
+        if let a = fields.optional("attach") {
+            entry.attach = try attachValue(a, key: fields.keyNode("attach")!, program: program, instances: entry.instances, load: entry.load)
+        }
         if let list = fields.optional("preprocess"), !list.isNull {
             entry.preprocess = try MappingFields.naming("preprocess") { try list.sequence() }.map {
                 try stageEntry($0, program: program)

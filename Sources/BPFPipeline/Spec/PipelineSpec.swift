@@ -102,6 +102,8 @@ public struct ProgramEntry: Sendable {
     public var load: Bool
     public var preprocess: [StageEntry]
     public var mark: SourceMark
+    /// `attach:`; without it the section decides.
+    public var attach: ProgramAttach = .fromSection
     /// Smoke tests run before the deployment goes live (`test:`).
     public var tests: [ProgramTest] = []
     /// `attach-to`: the kernel function, tracepoint, iterator or LSM hook a tracing or LSM

@@ -22,7 +22,7 @@ struct StageEnvironment {
 
 /// Builds the stage a `preprocess:` entry names, reading and checking its `with:`.
 enum StageFactory {
-    static let builtinNames = ["set-global", "patch-imm", "prologue", "skip"]
+    static let builtinNames = ["set-global", "patch-imm", "prologue", "skip", "fetch-args"]
 
     static func make(_ env: StageEnvironment, plugins: PluginResolver) throws -> Stage {
         switch env.entry.kind {
@@ -30,6 +30,7 @@ enum StageFactory {
         case .builtin("patch-imm"): return try PatchImmediateStage(env)
         case .builtin("prologue"): return try PrologueStage(env)
         case .builtin("skip"): return try SkipStage(env)
+        case .builtin("fetch-args"): return try FetchArgsStage(env)
         case .builtin(let other):
             throw PipelineError(at: env.entry.mark, "unknown stage '\(other)'", hint: "built-in stages: \(builtinNames.joined(separator: ", "))")
         case .plugin(let name):

@@ -15,9 +15,12 @@ struct PinStep {
     var fingerprints: [String: [UInt8]] = [:]
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
     var fault: ((_ object: String, _ stage: String) throws -> Void)?
-    /// Runs once everything is staged and before anything is swapped in (the test step); if it
+    /// Runs once every object is pinned in the staging folder and before anything is swapped in
+    /// (the test step, then the attach step, which pins links beside the objects' pins); if it
     /// throws, the staging folder is removed and the previous deployment stays as it was.
-    var beforeSwap: (() throws -> Void)?
+    var beforeSwap: ((_ staging: String) throws -> Void)?
+    /// Runs first when anything fails, before the folders are put back and the staging removed.
+    var onFailure: (() -> Void)?
 
     struct Pinned {
         var object: String
@@ -38,7 +41,7 @@ struct PinStep {
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
-            try beforeSwap?()
+            try beforeSwap?(staging)
             for (name, _) in objects {
                 let final = "\(deploymentDirectory)/\(name)"
                 var previous: String?
@@ -51,6 +54,7 @@ struct PinStep {
                 try fault?(name, "swapped")
             }
         } catch {
+            onFailure?()
             // Put back every object folder already swapped, newest first, then drop the staging.
             for s in swapped.reversed() {
                 if Paths.exists(s.final), let name = s.final.split(separator: "/").last { _ = rename(s.final, "\(staging)/_failed_\(name)") }
