@@ -3,6 +3,13 @@ public enum Step: String, Sendable, CaseIterable, Codable {
     case build, open, relocate, preprocess, load, pin, test, attach
 }
 
+/// An error that knows the errno behind it (a kernel refusal, a failed system call), so that a
+/// layer wrapping it in its own words can keep the number: a preprocessor's error keeps its
+/// errno in the preprocess step's error.
+public protocol ErrnoCarrying: Error {
+    var carriedErrno: Errno? { get }
+}
+
 /// An error from any step, saying what went wrong, where (file, section, program, instance,
 /// instruction), and what the kernel said when it was the kernel that refused.
 public struct LoaderError: Error, CustomStringConvertible, Sendable {
@@ -49,4 +56,12 @@ public struct LoaderError: Error, CustomStringConvertible, Sendable {
         if e.file == nil { e.file = path }
         return e
     }
+}
+
+extension LoaderError: ErrnoCarrying {
+    public var carriedErrno: Errno? { errno }
+}
+
+extension Errno: ErrnoCarrying {
+    public var carriedErrno: Errno? { self }
 }

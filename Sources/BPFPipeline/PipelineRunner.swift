@@ -62,6 +62,7 @@ public struct PipelineRunner {
             opened.append(obj)
             try fault(.open, entry.name)
             var preprocess = PreprocessStep(plugins: plugins)
+            preprocess.logger = logger
             if let hook = faultHook {
                 let object = entry.name
                 preprocess.fault = { program, n in try hook(FaultPoint(step: .preprocess, object: object, program: program, instance: n)) }

@@ -217,4 +217,21 @@ struct CORETests {
         #expect(error?.message.contains("field access 'struct task_struct___fake::nonexistent' (0:0) not found in kernel BTF") == true)
         #expect(error?.verifierLog?.contains("unknown#195896080") == true)
     }
+
+    /// Issue 9: an instance that went through a preprocessor keeps its program's CO-RE failure
+    /// notes, moved by the prologue in front of the body, so the error names the access rather
+    /// than being a bare verifier refusal.
+    @Test func reachedPoisonedRelocationBehindAPrologueStillNamesTheAccess() throws {
+        let obj = try COREFixture.open()
+        for p in obj.programs { p.autoload = p.name == "reached_missing" }
+        let p = try #require(obj.program(named: "reached_missing"))
+        try p.setPreprocessor(instances: 2) { ctx, insns in
+            [Instruction.mov64(dst: 6, immediate: Int32(ctx.instance)), Instruction.mov64(dst: 7, immediate: 1)] + insns
+        }
+        let error = #expect(throws: LoaderError.self) { try obj.load() }
+        #expect(error?.step == .load)
+        #expect(error?.location?.hasPrefix("program 'reached_missing' instance 0, instruction 2") == true)
+        #expect(error?.message == "kernel verifier rejected the program (4 instructions, type socket_filter): CO-RE relocation #0: field access 'struct task_struct___fake::nonexistent' (0:0) not found in kernel BTF")
+        #expect(error?.hint == "guard the access with bpf_core_field_exists()/bpf_core_type_exists(), or fix the local type definition")
+    }
 }

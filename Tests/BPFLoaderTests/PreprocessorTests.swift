@@ -229,3 +229,93 @@ final class Recorder: @unchecked Sendable {
     private(set) var calls: [(Int, [Instruction])] = []
     func add(_ n: Int, _ insns: [Instruction]) { calls.append((n, insns)) }
 }
+
+/// Issue 9, "the seed's rules, exactly": when a preprocessor may be set, what `fd(instance:)`
+/// answers before load, and what preprocessing a loaded object again does.
+extension PreprocessorTests {
+    @Test func aSecondPreprocessorIsInvalidArgumentAndTheFirstStays() throws {
+        let obj = try open()
+        let p = obj.program(named: "which")!
+        try p.setPreprocessor(instances: 2, patchMarker)
+        let e = #expect(throws: LoaderError.self) {
+            try p.setPreprocessor(instances: 3) { _, insns in insns }
+        }
+        #expect(e?.errno == .invalidArgument)
+        #expect(e?.message == "a preprocessor is already set for this program; set it once, with every instance's work in it")
+        try obj.load()
+        #expect(p.instances.count == 2)
+        #expect(try p.run(instance: 1) == 1, "the first preprocessor produced the instances")
+    }
+
+    @Test func aPreprocessorSetAfterPreprocessingIsInvalidArgumentAndChangesNothing() throws {
+        let obj = try open()
+        let p = obj.program(named: "which")!
+        try obj.relocate()
+        try obj.preprocess()
+        let e = #expect(throws: LoaderError.self) { try p.setPreprocessor(instances: 3, patchMarker) }
+        #expect(e?.errno == .invalidArgument)
+        #expect(e?.message == "cannot set a preprocessor after preprocessing has run; its instances are already made")
+        #expect(p.instanceCount == 1)
+        try obj.loadPrograms()
+        #expect(p.instances.count == 1)
+        #expect(try p.run() == UInt32(marker), "the relocated code, not a late preprocessor's")
+        // Unloading gives the instances back, as the seed's unload freed them.
+        obj.unload()
+        try p.setPreprocessor(instances: 2, patchMarker)
+        #expect(p.instanceCount == 2)
+    }
+
+    @Test func anInRangeInstanceBeforeLoadIsNotFoundAndOutOfRangeIsInvalid() throws {
+        let obj = try open()
+        let p = obj.program(named: "which")!
+        try p.setPreprocessor(instances: 2, patchMarker)
+        for n in [0, 1] {
+            let e = #expect(throws: LoaderError.self) { try p.fd(instance: n) }
+            #expect(e?.errno == .noSuchFile)
+            #expect(e?.message == "program is not loaded; instance \(n) has no fd yet")
+        }
+        for n in [-1, 2] {
+            #expect((#expect(throws: LoaderError.self) { try p.fd(instance: n) })?.errno == .invalidArgument)
+        }
+        let plain = try open().program(named: "which")!
+        #expect((#expect(throws: LoaderError.self) { try plain.fd() })?.errno == .noSuchFile)
+    }
+
+    @Test func preprocessingALoadedObjectAgainIsRefusedAndKeepsItsInstances() throws {
+        let obj = try open()
+        let p = obj.program(named: "which")!
+        try p.setPreprocessor(instances: 2, patchMarker)
+        try obj.load()
+        let e = #expect(throws: LoaderError.self) { try obj.preprocess() }
+        #expect(e?.step == .preprocess)
+        #expect(e?.errno == .invalidArgument)
+        #expect(e?.message == "program is already loaded; preprocessing again would drop its loaded instances")
+        #expect(p.isLoaded)
+        #expect(p.instances.allSatisfy { $0.fd != nil })
+        #expect(try p.run(instance: 1) == 1)
+    }
+
+    @Test func aPreprocessorsOwnErrorKeepsItsErrno() throws {
+        let cases: [(any Error, Errno?)] = [
+            (LoaderError(.preprocess, "map gone", errno: .noSuchFile), .noSuchFile),
+            (Errno.permissionDenied, .permissionDenied),
+            (CancellationError(), nil),
+        ]
+        for (thrown, errno) in cases {
+            let obj = try open()
+            let box = ErrorBox(thrown)
+            try obj.program(named: "which")!.setPreprocessor(instances: 2) { ctx, insns in
+                if ctx.instance == 1 { throw box.error }
+                return insns
+            }
+            let e = #expect(throws: LoaderError.self) { try obj.load() }
+            #expect(e?.location == "program 'which' instance 1")
+            #expect(e?.errno == errno)
+        }
+    }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    let error: any Error
+    init(_ e: any Error) { error = e }
+}

@@ -2,7 +2,7 @@ extension BPFObject {
     /// The loaded programs whose section names their target (bpftool's autoattach), with it.
     public func autoAttachTargets() -> [(program: Program, target: LinkTarget)] {
         programs.compactMap { p in
-            guard p.isLoaded, let target = LinkTarget.fromSection(p.section) else { return nil }
+            guard p.isLoaded, let target = p.autoAttachTarget else { return nil }
             return (p, target)
         }
     }
@@ -61,5 +61,14 @@ extension BPFObject {
         }
         for sub in ["progs", "maps", "links"] { BPFFS.remove("\(directory)/\(sub)") }
         if removeDirectory { BPFFS.remove(directory) }
+    }
+}
+
+extension Program {
+    /// Where the program attaches by itself: the target its section names, or, for a program
+    /// retargeted with `setAttachTarget` (pipeline `attach-to`), the tracing link its load fixed,
+    /// even when the section names none (a bare `SEC("tp_btf")`).
+    public var autoAttachTarget: LinkTarget? {
+        overriddenAttachBTFID != nil ? .tracing : LinkTarget.fromSection(section)
     }
 }

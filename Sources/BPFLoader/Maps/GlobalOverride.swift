@@ -104,13 +104,18 @@ extension BPFObject {
 
     /// A private copy of a global-data map with one variable set: what lets instance `n` of a
     /// program see its own value of a `.rodata`/`.data`/`.bss` variable. The copy is frozen like
-    /// the original and lives as long as the object is loaded.
-    public func instanceCopy(of variable: String, setTo value: GlobalLiteral) throws -> (original: Map, copy: Map) {
+    /// the original and lives as long as the object is loaded. With `base` (an earlier copy of
+    /// the same section, made for the same instance) the copy starts from that copy's bytes, so
+    /// two variables of one section can each be set per instance.
+    public func instanceCopy(of variable: String, setTo value: GlobalLiteral, basedOn base: Map? = nil) throws -> (original: Map, copy: Map) {
         let (v, bytes) = try spec.encodeGlobal(variable, value)
         guard let original = globalDataMap(section: v.section) else {
             throw LoaderError(.preprocess, file: path, at: "global '\(variable)'", "the map for section \(v.section) has not been created")
         }
-        var def = original.definition
+        if let base, base.definition.origin != original.definition.origin {
+            throw LoaderError(.preprocess, file: path, at: "global '\(variable)'", "map '\(base.name)' is not a copy of section \(v.section)")
+        }
+        var def = (base ?? original).definition
         var data = def.initialData ?? [UInt8](repeating: 0, count: Int(def.valueSize))
         data.replaceSubrange(v.offset..<v.offset + v.size, with: bytes)
         def.initialData = data
@@ -119,5 +124,10 @@ extension BPFObject {
         try creator.initialize(copy)
         instanceMaps.append(copy)
         return (original, copy)
+    }
+
+    /// The per-instance copy of a global-data map whose fd is `fd` (as code refers to it).
+    public func instanceCopy(withFD fd: Int32) -> Map? {
+        instanceMaps.first { $0.fd.rawValue == fd }
     }
 }

@@ -66,6 +66,9 @@ enum InstructionCheck {
     /// the original code (a prologue; the original opcodes follow it unchanged): every record shifts, the entry keeps func_info at 0 and
     /// the prologue borrows the entry's first line. Anything else in a program with subprograms
     /// cannot be followed and is refused; a single function keeps its func_info and drops lines.
+    /// CO-RE failure notes move with their instructions (shifted by a prologue), so a poisoned
+    /// access reached in a preprocessed instance is still named; where the code cannot be
+    /// followed they are dropped rather than pinned to the wrong instruction.
     static func carryDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
         let carried = followDebugInfo(from: original, to: code)
         // Where func_info describes the functions, every call must enter one at its start.
@@ -79,7 +82,7 @@ enum InstructionCheck {
     private static func followDebugInfo(from original: LinkedProgram, to code: [Instruction]) -> Result<LinkedProgram, InstructionCheck.Refusal> {
         if code.count == original.instructions.count {
             return .success(LinkedProgram(instructions: code, funcInfo: original.funcInfo, lineInfo: original.lineInfo,
-                                          functionStarts: original.functionStarts))
+                                          functionStarts: original.functionStarts, coreFailures: original.coreFailures))
         }
         let shift = code.count - original.instructions.count
         // The original code still follows the prefix, instruction for instruction (a stage may have
@@ -90,7 +93,8 @@ enum InstructionCheck {
             var lines = original.lineInfo.map { var l = $0; l.instruction += shift; return l }
             if let first = original.lineInfo.first { lines.insert(LineInfo(instruction: 0, fileNameOffset: first.fileNameOffset, lineOffset: first.lineOffset, lineColumn: first.lineColumn), at: 0) }
             return .success(LinkedProgram(instructions: code, funcInfo: funcs, lineInfo: lines,
-                                          functionStarts: original.functionStarts.map { $0 == 0 ? 0 : $0 + shift }))
+                                          functionStarts: original.functionStarts.map { $0 == 0 ? 0 : $0 + shift },
+                                          coreFailures: Dictionary(uniqueKeysWithValues: original.coreFailures.map { ($0.key + shift, $0.value) })))
         }
         if original.functionStarts.count > 1 {
             return .failure(Refusal(reason: "changed the instruction count from \(original.instructions.count) to \(code.count) other than by adding a prologue, in a program with \(original.functionStarts.count - 1) subprogram(s): their func_info and call offsets cannot be kept consistent"))

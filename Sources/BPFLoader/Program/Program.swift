@@ -13,9 +13,17 @@ public final class Program {
     private var preprocessor: Preprocessor?
     public internal(set) var instances: [ProgramInstance] = []
     public private(set) var isLoaded = false
+    /// Set by `setPreprocessor` and by preprocessing, cleared by `unload()`: the seed's
+    /// `instances.nr > 0 || instances.fds`, after which a preprocessor can no longer be set.
+    private var instancesFixed = false
+    /// `unload()` closed the instances; until preprocessed again no index is valid (the seed's
+    /// unload set `instances.nr` to -1).
+    private var wasUnloaded = false
     /// A struct_ops program's attach_btf_id: the kernel ops struct of the map that uses it (its
     /// expected_attach_type, the member index, is set in `kind`).
     var structOpsAttachBTFID: UInt32?
+    /// The attach_btf_id of a target set with `setAttachTarget`, resolved when it was set.
+    var overriddenAttachBTFID: UInt32?
 
     init(spec: ProgramSpec, objectPath: String) {
         self.spec = spec
@@ -27,7 +35,9 @@ public final class Program {
     public var name: String { spec.name }
     public var section: String { spec.section }
 
-    /// `bpf_program__set_prep`: `instances` must be positive, and the program not yet loaded.
+    /// `bpf_program__set_prep`: `instances` must be positive, and no preprocessor set yet, no
+    /// preprocessing run and the program not loaded (all EINVAL, as the seed's
+    /// `instances.nr > 0 || instances.fds` check).
     public func setPreprocessor(instances: Int, _ preprocessor: @escaping Preprocessor) throws {
         guard instances > 0 else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "instance count must be greater than 0, got \(instances)", errno: .invalidArgument)
@@ -35,16 +45,30 @@ public final class Program {
         guard !isLoaded else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "cannot set a preprocessor after the program is loaded", errno: .invalidArgument)
         }
+        guard !instancesFixed else {
+            // A second preprocessor, or one set after preprocessing, would change the instance
+            // count the produced instances (and the pinner) were made for.
+            let why = self.preprocessor != nil && self.instances.isEmpty
+                ? "a preprocessor is already set for this program; set it once, with every instance's work in it"
+                : "cannot set a preprocessor after preprocessing has run; its instances are already made"
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", why, errno: .invalidArgument)
+        }
         self.instanceCount = instances
         self.preprocessor = preprocessor
+        instancesFixed = true
+        wasUnloaded = false
     }
 
-    /// `bpf_program__nth_fd`: an index out of range is EINVAL; a skipped instance is ENOENT.
+    /// `bpf_program__nth_fd`: an index out of range is EINVAL; an instance without an fd (the
+    /// program not loaded yet, or the instance skipped by its preprocessor) is ENOENT.
     public func fd(instance n: Int) throws -> FileDescriptor {
-        guard isLoaded, n >= 0, n < instances.count else {
+        let count = isLoaded ? instances.count : wasUnloaded ? 0 : instanceCount
+        guard n >= 0, n < count else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'",
-                              isLoaded ? "instance \(n) is out of range (0..<\(instances.count))" : "program is not loaded",
-                              errno: .invalidArgument)
+                              "instance \(n) is out of range (0..<\(count))", errno: .invalidArgument)
+        }
+        guard isLoaded else {
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "program is not loaded; instance \(n) has no fd yet", errno: .noSuchFile)
         }
         guard let fd = instances[n].fd else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "instance was skipped by its preprocessor and has no fd", errno: .noSuchFile)
@@ -55,18 +79,58 @@ public final class Program {
     /// `bpf_program__fd`: instance 0's fd.
     public func fd() throws -> FileDescriptor { try fd(instance: 0) }
 
+    /// `bpf_program__set_attach_target` for tracing (fentry, fexit, fmod_ret, tp_btf, iter) and
+    /// LSM programs: loads the program against `target` (a kernel function, tracepoint, iterator
+    /// or LSM hook, named as the section would name it) instead of the section's own target,
+    /// resolved against kernel BTF now so a wrong name is reported before anything loads.
+    public func setAttachTarget(_ target: String) throws {
+        guard !isLoaded else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "cannot change the attach target of a loaded program", errno: .invalidArgument)
+        }
+        guard let current = kind, AttachTarget.acceptsTarget(current) else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'",
+                              "an attach target applies to fentry, fexit, fmod_ret, tp_btf, lsm and iter programs, not to \(kind?.typeName ?? "a program of unknown type") (section '\(section)')",
+                              errno: .invalidArgument)
+        }
+        guard !target.isEmpty else {
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "the attach target is empty", errno: .invalidArgument)
+        }
+        var retargeted = current
+        retargeted.attachTarget = target
+        let id: UInt32?
+        do {
+            id = try AttachTarget.btfID(for: retargeted, section: section, overridden: true)
+        } catch var error as LoaderError {
+            error.file = objectPath
+            error.location = "program '\(name)'" + (error.location.map { ", \($0)" } ?? "")
+            throw error
+        }
+        kind = retargeted
+        overriddenAttachBTFID = id
+    }
+
     /// Closes every instance's fd.
     public func unload() {
         instances = []
         isLoaded = false
+        // As the seed's unload freed `instances.fds`: a preprocessor may be set again.
+        instancesFixed = false
+        wasUnloaded = true
     }
 
     /// Runs the preprocessor for every instance (the preprocess step). Without one, the single
     /// instance is the relocated code.
     func preprocess(objectName: String) throws {
+        guard !isLoaded else {
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'",
+                              "program is already loaded; preprocessing again would drop its loaded instances",
+                              errno: .invalidArgument, hint: "call unload() first, then relocate and preprocess again")
+        }
         guard let linked else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated")
         }
+        instancesFixed = true
+        wasUnloaded = false
         guard let preprocessor else {
             instances = [ProgramInstance(index: 0, code: linked, fd: nil)]
             return
@@ -79,7 +143,11 @@ public final class Program {
             do {
                 result = try preprocessor(ctx, linked.instructions)
             } catch {
-                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)")
+                // A preprocessor that failed for a reason with an errno (a map it could not make,
+                // a loader call it made) keeps it, so callers can tell ENOENT from EPERM.
+                let errno = (error as? any ErrnoCarrying)?.carriedErrno
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)",
+                                  errno: errno)
             }
             guard let code = result, !code.isEmpty else {
                 out.append(ProgramInstance(index: n, code: nil, fd: nil))
@@ -111,7 +179,7 @@ public final class Program {
         // Resolved once for all instances: the lookup scans kernel BTF.
         let attachBTFID: UInt32
         do {
-            attachBTFID = try structOpsAttachBTFID ?? AttachTarget.btfID(for: kind, section: section) ?? 0
+            attachBTFID = try structOpsAttachBTFID ?? overriddenAttachBTFID ?? AttachTarget.btfID(for: kind, section: section) ?? 0
         } catch var error as LoaderError {
             error.file = objectPath
             error.location = "program '\(name)' (section '\(section)')"

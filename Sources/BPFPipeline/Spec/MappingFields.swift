@@ -32,6 +32,10 @@ struct MappingFields {
             return PipelineError(at: mark, "merge keys ('<<') are not supported",
                                  hint: "write the keys out, or use an alias for the whole value")
         }
+        if let ours = LibbpfWords.pipelineKey[name], known.contains(ours) {
+            return PipelineError(at: mark, "unknown key '\(name)'; did you mean '\(ours)'?",
+                                 hint: "'\(name)' is libbpf's word; a pipeline file writes '\(ours)'")
+        }
         if let near = Suggestion.nearest(to: name, in: known) {
             return PipelineError(at: mark, "unknown key '\(name)'; did you mean '\(near)'?")
         }

@@ -118,7 +118,7 @@ public enum PipelineDecoder {
     private static func mapEntry(_ node: YAMLNode, key: YAMLNode) throws -> MapEntry {
         var entry = MapEntry(maxEntries: nil, pin: .object, mark: key.mark)
         if node.isNull { return entry }
-        let fields = try MappingFields(node, what: "map '\(key.scalar?.value ?? "")'", known: ["max-entries", "pin", "keep", "on-mismatch"])
+        let fields = try MappingFields(node, what: "map '\(key.scalar?.value ?? "")'", known: ["max-entries", "pin", "keep", "on-mismatch"] + mapOverrideKeys)
         if let n = fields.optional("max-entries") {
             let value = try MappingFields.naming("max-entries") { try n.int() }
             guard value >= 1, value <= Int64(UInt32.max) else {
@@ -126,6 +126,7 @@ public enum PipelineDecoder {
             }
             entry.maxEntries = UInt32(value)
         }
+        try readMapOverrides(fields, into: &entry)
         if let p = fields.optional("pin") {
             let text = try MappingFields.naming("pin") { try p.string() }
             guard let pin = MapEntry.Pin(rawValue: text) else {
@@ -171,7 +172,7 @@ public enum PipelineDecoder {
         var entry = ProgramEntry(type: nil, instances: 1, load: true, preprocess: [], mark: key.mark)
         if node.isNull { return entry }
         let program = "program '\(key.scalar?.value ?? "")'"
-        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach", "test"])
+        let fields = try MappingFields(node, what: program, known: ["type", "instances", "load", "preprocess", "attach", "test"] + programOverrideKeys)
         entry.type = try fields.read("type") { try $0.string() }
         if let n = fields.optional("instances") {
             let value = try MappingFields.naming("instances") { try n.int() }
@@ -181,6 +182,7 @@ public enum PipelineDecoder {
             entry.instances = Int(value)
         }
         entry.load = try fields.read("load") { try $0.bool() } ?? true
+        try readProgramOverrides(fields, into: &entry)
         if let a = fields.optional("attach") {
             entry.attach = try attachValue(a, key: fields.keyNode("attach")!, program: program, instances: entry.instances, load: entry.load)
         }

@@ -73,6 +73,8 @@ public struct MapEntry: Sendable, Equatable {
     /// Keep the map's contents across redeploys (implied by `pin: shared`).
     public var keep: Bool = false
     public var onMismatch: OnMismatch = .refuse
+    /// `value-size`: the value size the map is created with (libbpf's `bpf_map__set_value_size`).
+    public var valueSize: Override<UInt32>?
 
     /// Whether a redeploy reuses the pinned map instead of creating a new one.
     public var isKept: Bool { keep || pin == .shared }
@@ -104,6 +106,9 @@ public struct ProgramEntry: Sendable {
     public var attach: ProgramAttach = .fromSection
     /// Smoke tests run before the deployment goes live (`test:`).
     public var tests: [ProgramTest] = []
+    /// `attach-to`: the kernel function, tracepoint, iterator or LSM hook a tracing or LSM
+    /// program is loaded against instead of its section's (libbpf's `bpf_program__set_attach_target`).
+    public var attachTo: Override<String>?
 }
 
 public struct StageEntry: Sendable {

@@ -19,10 +19,13 @@ struct PrologueStage: Stage {
         if values == nil, lines.contains(where: { $0.contains("{value}") }) {
             throw PipelineError(at: node.mark, "\(label): '{value}' is used but 'values' is not given")
         }
-        // Assemble instance 0 now so that a syntax error is reported by `validate`, at its line.
-        for (i, line) in lines.enumerated() {
-            do { _ = try Assembler.assemble(PrologueStage.substitute(line, n: 0, value: values?.first ?? 0)) } catch let e as Assembler.Failure {
-                throw PipelineError(at: items[i].mark, "\(label): instruction \(i): \(e)")
+        // Assemble every instance now so that an error (a syntax error, or a value that does
+        // not fit for one instance) is reported by `validate`, at its line.
+        for n in 0..<env.instances {
+            for (i, line) in lines.enumerated() {
+                do { _ = try Assembler.assemble(PrologueStage.substitute(line, n: n, value: values?[n] ?? 0)) } catch let e as Assembler.Failure {
+                    throw PipelineError(at: items[i].mark, "\(label): " + (env.instances > 1 ? "instance \(n): " : "") + "instruction \(i): \(e)")
+                }
             }
         }
     }

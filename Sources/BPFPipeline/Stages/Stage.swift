@@ -1,4 +1,5 @@
 import BPFLoader
+import Logging
 
 /// One link of a program's preprocess chain: built-in or a plugin. It sees the previous link's
 /// output for instance `n` and returns this instance's instructions, or nil to skip it.
@@ -15,6 +16,8 @@ struct StageEnvironment {
     let program: String
     let instances: Int
     let entry: StageEntry
+    /// Where a stage says what it did per instance (patch-imm's count).
+    var logger: Logger? = nil
 }
 
 /// Builds the stage a `preprocess:` entry names, reading and checking its `with:`.

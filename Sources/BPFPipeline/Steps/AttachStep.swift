@@ -125,7 +125,7 @@ final class AttachStep {
     static func target(of p: Program, instance n: Int, _ attach: ProgramAttach) -> LinkTarget? {
         switch attach {
         case .never: return nil
-        case .fromSection: return LinkTarget.fromSection(p.section)
+        case .fromSection: return p.autoAttachTarget
         case .targets: return attach.entry(forInstance: n).map { linkTarget($0.kind) }
         }
     }

@@ -23,8 +23,10 @@ struct OpenStep {
                 throw PipelineError(at: m.mark, "map '\(name)' is a program array, which is never kept across deployments",
                                     hint: "remove 'keep'/'pin: shared' from it")
             }
+            if let size = m.valueSize { try Self.checkValueSize(size, map: name, definition: definition) }
             try obj.updateMapDefinition(name) { def in
                 if let n = m.maxEntries { def.maxEntries = n }
+                if let n = m.valueSize?.value { def.valueSize = n }
                 if m.pin == .shared { def.pinning = .byName }
                 if m.isKept {
                     let previous = m.pin == .shared ? "\(sharedMapDirectory)/\(PinNames.file(name))"
@@ -53,6 +55,7 @@ struct OpenStep {
                 program.kind = kind
             }
             program.autoload = p.load
+            if let target = p.attachTo { try Self.applyAttachTarget(target, to: program) }
         }
         for program in obj.programs where program.autoload && program.kind == nil {
             throw PipelineError(at: entry.mark, "object '\(entry.name)': program '\(program.name)': \(SectionDefinitions.unknownSectionHint(program.section))")
