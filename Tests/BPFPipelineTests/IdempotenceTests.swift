@@ -157,3 +157,63 @@ struct IdempotenceTests {
         #expect(try runBPFPipe(["down", file.path]).status == 0)
     }
 }
+
+/// Links are part of what `run` compares: an unchanged rerun keeps the same links attached, a
+/// changed attach target is a redeploy, and a link removed by hand is put back.
+@Suite(.enabled(if: KernelGate.enabled, "needs bpf() as root"), .kernel, .serialized)
+struct IdempotentAttachTests {
+    static func pipeline(second target: String) -> String {
+        Getpid.pipeline(programs: """
+            allow_sock: { load: false }
+            pass_xdp: { load: false }
+            pass_tc: { load: false }
+            count_getpid: { load: false }
+            count_slot:
+              instances: 2
+              attach:
+                - tracepoint: syscalls/sys_enter_getpid
+                - tracepoint: \(target)
+              preprocess:
+                - stage: patch-imm
+                  with: { values: [1, 2] }
+            """)
+    }
+
+    static func linkIDs(_ h: PipelineHarness) throws -> [UInt32] {
+        try (0..<2).map { try BPFLink.openPinned("\(h.pins.path)/att/o/links/count_slot/\($0)").info().id }
+    }
+
+    @Test func anUnchangedRerunKeepsTheSameLinksAndAChangedTargetIsARedeploy() throws {
+        let h = try PipelineHarness()
+        let first = Self.pipeline(second: "syscalls/sys_enter_getppid")
+        #expect(try h.runner(try h.decode(text: first)).deploy().report.changed)
+        let links = try Self.linkIDs(h)
+
+        #expect(!(try h.runner(try h.decode(text: first)).deploy().report.changed))
+        #expect(try Self.linkIDs(h) == links, "the same links are still attached")
+
+        let retargeted = Self.pipeline(second: "syscalls/sys_enter_getpid")
+        let plan = try h.runner(try h.decode(text: retargeted)).execute(.plan)
+        #expect(try Deployment(spec: try h.decode(text: retargeted)).diff(plan: plan).changed, "diff sees the new target")
+        #expect(try h.runner(try h.decode(text: retargeted)).deploy().report.changed)
+        #expect(try Self.linkIDs(h) != links)
+        // The second instance now counts getpid() calls, in slot 2.
+        let map = "\(h.pins.path)/att/o/maps/calls"
+        let before = try Getpid.count(map, 2)
+        Getpid.call(3)
+        #expect(try Getpid.count(map, 2) - before == 3)
+    }
+
+    @Test func aLinkRemovedByHandIsPutBackByTheNextRun() throws {
+        let h = try PipelineHarness()
+        let text = Self.pipeline(second: "syscalls/sys_enter_getppid")
+        _ = try h.runner(try h.decode(text: text)).deploy()
+        let pin = "\(h.pins.path)/att/o/links/count_slot/1"
+        #expect(unlink(pin) == 0)
+        let plan = try h.runner(try h.decode(text: text)).execute(.plan)
+        let diff = try Deployment(spec: try h.decode(text: text)).diff(plan: plan)
+        #expect(diff.addLinks == [pin])
+        #expect(try h.runner(try h.decode(text: text)).deploy().report.changed)
+        #expect(Paths.exists(pin))
+    }
+}
