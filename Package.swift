@@ -58,6 +58,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmark P4 only (benchmarks/run): times the BTF parser; not part of the CLI.
+        .executableTarget(name: "btf-bench", dependencies: ["BPFLoader"], path: "benchmarks/BTFBench"),
         // Kernel gating, the descriptor lock and pin folders, shared by the test suites.
         .target(name: "BPFTestSupport", dependencies: ["BPFLoader"], path: "Tests/BPFTestSupport"),
         .testTarget(
