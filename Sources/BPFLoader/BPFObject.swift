@@ -12,6 +12,9 @@ public struct LoadOptions: Sendable {
     /// until `unload()` (or `bpftool struct_ops unregister`); and deliberately incomplete ops
     /// (which only a registration checks) still load.
     public var registerStructOps = false
+    /// How many programs and instances load at once (`BPF_PROG_LOAD` on that many threads);
+    /// at least 1. Defaults to the number of online CPUs.
+    public var jobs: Int = OrderedPool<Void>.onlineCPUs
     public init() {}
 }
 
@@ -119,15 +122,51 @@ public final class BPFObject {
         }
     }
 
-    /// Loads every instance of every program, then fills program arrays. `observer` hears of each
-    /// instance as it loads, with how long `BPF_PROG_LOAD` took; an error it throws fails the load
-    /// like a kernel refusal would.
-    public func loadPrograms(observer: ((_ program: Program, _ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) throws -> Void)? = nil) throws {
+    /// Loads every instance of every program, then fills program arrays.
+    ///
+    /// Instances load on up to `jobs` threads (default `options.jobs`), in program order then
+    /// instance order. `observer` hears of each loaded instance, with how long its
+    /// `BPF_PROG_LOAD` took, on the calling thread and in that same order whatever order the
+    /// loads finish in (it may run while later instances are still loading); an error it throws
+    /// fails the load like a kernel refusal would. On the first failure in that order, nothing
+    /// more starts, running loads are waited for, and every fd this call made is closed.
+    public func loadPrograms(jobs: Int? = nil,
+                             observer: ((_ program: Program, _ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) throws -> Void)? = nil) throws {
         do {
+            // One entry per instance to load; a program that cannot load at all (unknown type,
+            // ...) is one failing entry in its place, so errors come in the order a serial load
+            // would meet them.
+            var work: [(program: Program, instance: Int, request: Result<ProgramLoadRequest, LoaderError>)] = []
             for p in programs where p.autoload {
-                try p.load(license: spec.license, kernelVersion: spec.kernelVersion, btf: kernelBTF, btfFD: btfFD,
-                           observer: observer.map { o in { try o(p, $0, $1, $2) } })
+                do {
+                    for r in try p.loadRequests(license: spec.license, kernelVersion: spec.kernelVersion, btfFD: btfFD) {
+                        work.append((p, r.instance, .success(r.request)))
+                    }
+                } catch let e as LoaderError {
+                    work.append((p, 0, .failure(e)))
+                }
             }
+            let requests = work.map(\.request)
+            let btf = kernelBTF
+            try OrderedPool<(FileDescriptor, UInt64)>.run(count: work.count, jobs: jobs ?? options.jobs, work: { i in
+                Result {
+                    let request = try requests[i].get()
+                    let start = MonotonicClock.nanoseconds()
+                    let fd = try request.load(btf: btf)
+                    return (fd, MonotonicClock.nanoseconds() - start)
+                }
+            }, consume: { i, result in
+                let (p, n) = (work[i].program, work[i].instance)
+                if case .failure(let e) = requests[i] { throw e }  // already placed in its program
+                do {
+                    let (fd, ns) = try result.get()
+                    p.adopt(fd, instance: n)
+                    try observer?(p, n, fd, ns)
+                } catch let e as LoaderError {
+                    throw p.locate(e, instance: n)
+                }
+            })
+            for p in programs where p.autoload { p.finishLoad() }
             try fillProgramArrays()
             try registerStructOps()
         } catch {

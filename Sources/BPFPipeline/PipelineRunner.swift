@@ -23,6 +23,9 @@ public struct PipelineRunner {
     /// instance, after each object's pins, between swaps); throwing there fails the run as a real
     /// failure would. For fault-injection tests; nil in normal use.
     public var faultHook: (@Sendable (FaultPoint) throws -> Void)?
+    /// How many instances of an object load at once (`LoadOptions.jobs`); nil: online CPUs.
+    /// Logs, fault points and the report keep program and instance order whatever it is.
+    public var jobs: Int?
 
     public init(spec: PipelineSpec, logger: Logger, build: BuildStep = BuildStep()) {
         self.spec = spec
@@ -104,11 +107,11 @@ public struct PipelineRunner {
         }
         for (entry, obj) in loaded {
             try timed(.load, entry.name, nil) {
-                try obj.loadPrograms { program, n, fd, ns in
+                try obj.loadPrograms(jobs: jobs) { program, n, _, ns in
                     var meta: Logger.Metadata = ["step": "load", "object": "\(entry.name)", "program": "\(program.name)",
                                                  "instance": .stringConvertible(n), "duration_ms": .stringConvertible(Self.ms(ns))]
                     if let code = program.instances[n].code { meta["insns"] = .stringConvertible(code.instructions.count) }
-                    if let info = try? ProgramKernelInfo(fd: fd) { meta["prog_id"] = .stringConvertible(info.id) }
+                    if let info = program.kernelInfo(instance: n) { meta["prog_id"] = .stringConvertible(info.id) }
                     self.logger.info("instance loaded", metadata: meta)
                     try self.fault(.load, entry.name, program.name, n)
                 }
@@ -228,7 +231,7 @@ public struct PipelineRunner {
             let programs = obj.programs.filter(\.autoload).map { p in
                 RunReport.ProgramReport(name: p.name, section: p.section, type: p.kind?.typeName ?? "unknown", instanceCount: p.instanceCount,
                                         instances: p.instances.map { inst in
-                    let info = inst.fd.flatMap { try? ProgramKernelInfo(fd: $0) }
+                    let info = p.kernelInfo(instance: inst.index)
                     let pin = objectPins.first { $0.kind == .program && $0.name == p.name && ($0.instance ?? 0) == inst.index }
                     let target = inst.isSkipped ? nil : AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection)
                     return RunReport.Instance(instance: inst.index, skipped: inst.isSkipped, insns: inst.code?.instructions.count,

@@ -10,6 +10,7 @@ struct BPFPipeCommand: ParsableCommand {
         Exit codes: 0 success; 1 a step failed; 2 invalid input or usage; 3 environment \
         (not root, no BPF, no bpffs).
         """,
+        version: bpfpipeVersion,
         subcommands: [Run.self, Plan.self, Validate.self, Status.self, Diff.self, Down.self, Load.self, Inspect.self, Dump.self, PluginHostCommand.self]
     )
 

@@ -30,6 +30,8 @@ extension BPFPipeCommand {
         @Flag(name: .long, help: "Attach programs whose section names a target and pin the links under DIR/links.")
         var attach = false
 
+        @OptionGroup var jobs: JobsOption
+
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -47,6 +49,7 @@ extension BPFPipeCommand {
         func run() throws {
             var options = LoadOptions()
             options.pinMapsByNameDirectory = pinMapsByName
+            if let n = jobs.jobs { options.jobs = n }
             do {
                 let obj = try BPFObject.open(path: object, options: options)
                 for t in types {

@@ -45,7 +45,7 @@ struct PipelineOptions: ParsableArguments {
     /// Decodes the file, runs the steps `mode` asks for, writes the report; maps failures to the
     /// documented exit codes.
     /// A `.run` is idempotent (`PipelineRunner.deploy`) unless `force`.
-    func execute(_ mode: PipelineRunner.Mode, quiet: Bool = false, force: Bool = false) throws -> RunResult {
+    func execute(_ mode: PipelineRunner.Mode, quiet: Bool = false, force: Bool = false, jobs: Int? = nil) throws -> RunResult {
         let logger = makeLogger(quiet: quiet)
         do {
             let spec = try PipelineDecoder.decode(file: file)
@@ -53,6 +53,7 @@ struct PipelineOptions: ParsableArguments {
             var runner = PipelineRunner(spec: spec, logger: logger,
                                         build: BuildStep(clang: clang, cacheDirectory: cacheDir ?? BuildStep.defaultCacheDirectory))
             runner.allowUnsafePaths = allowUnsafePaths
+            runner.jobs = jobs
             let lock = mode == .run ? try locking.acquire(runner.deploymentDirectory) : nil
             let result = mode == .run ? try runner.deploy(force: force) : try runner.execute(mode)
             withExtendedLifetime(lock) {}

@@ -10,11 +10,13 @@ extension BPFPipeCommand {
 
         @OptionGroup var options: PipelineOptions
 
+        @OptionGroup var jobs: JobsOption
+
         @Flag(name: .long, help: "Redeploy even when the deployment already matches the file.")
         var force = false
 
         func run() throws {
-            let result = try options.execute(.run, force: force)
+            let result = try options.execute(.run, force: force, jobs: jobs.jobs)
             guard result.report.changed else {
                 print("unchanged \(result.report.pipeline): \(result.report.deployment) already matches \(options.file)")
                 return

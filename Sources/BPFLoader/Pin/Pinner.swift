@@ -41,14 +41,14 @@ extension BPFObject {
                     guard p.instances.first?.fd != nil else { continue }
                     let fd = try p.fd()
                     try pin(fd, base)
-                    result.append(PinnedObject(kind: .program, name: p.name, path: base, id: programID(fd)))
+                    result.append(PinnedObject(kind: .program, name: p.name, path: base, id: p.kernelInfo(instance: 0)?.id ?? 0))
                 } else {
                     try mkdirs(base)
                     for inst in p.instances {
                         guard let fd = inst.fd else { continue }
                         let path = "\(base)/\(inst.index)"
                         try pin(fd, path)
-                        result.append(PinnedObject(kind: .program, name: p.name, instance: inst.index, path: path, id: programID(fd)))
+                        result.append(PinnedObject(kind: .program, name: p.name, instance: inst.index, path: path, id: p.kernelInfo(instance: inst.index)?.id ?? 0))
                     }
                 }
             }
@@ -64,10 +64,6 @@ extension BPFObject {
         }
         if commitByNamePins { commitNewByNamePins() }
         return result
-    }
-
-    private func programID(_ fd: FileDescriptor) -> UInt32 {
-        (try? BPFCommand.programInfo(fd).get().id) ?? 0
     }
 }
 

@@ -24,6 +24,8 @@ public final class Program {
     var structOpsAttachBTFID: UInt32?
     /// The attach_btf_id of a target set with `setAttachTarget`, resolved when it was set.
     var overriddenAttachBTFID: UInt32?
+    /// `kernelInfo(instance:)`'s answers, by instance; they go with the fds.
+    private var kernelInfos: [Int: ProgramKernelInfo] = [:]
 
     init(spec: ProgramSpec, objectPath: String) {
         self.spec = spec
@@ -112,6 +114,7 @@ public final class Program {
     /// Closes every instance's fd.
     public func unload() {
         instances = []
+        kernelInfos = [:]
         isLoaded = false
         // As the seed's unload freed `instances.fds`: a preprocessor may be set again.
         instancesFixed = false
@@ -165,9 +168,10 @@ public final class Program {
         instances = out
     }
 
-    /// Loads every preprocessed instance; on any failure closes what this call loaded.
-    func load(license: String, kernelVersion: UInt32, btf: BTF?, btfFD: FileDescriptor?,
-              observer: ((_ instance: Int, _ fd: FileDescriptor, _ nanoseconds: UInt64) throws -> Void)? = nil) throws {
+    /// One `BPF_PROG_LOAD` per preprocessed instance with code, in instance order, or the error
+    /// that keeps this program from loading (not preprocessed, unknown type, attach target).
+    /// Nothing touches the kernel here; `BPFObject.loadPrograms` runs the requests.
+    func loadRequests(license: String, kernelVersion: UInt32, btfFD: FileDescriptor?) throws -> [(instance: Int, request: ProgramLoadRequest)] {
         guard !instances.isEmpty else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'", "program has not been preprocessed")
         }
@@ -175,7 +179,6 @@ public final class Program {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)' (section '\(section)')", "unknown program type",
                               hint: SectionDefinitions.unknownSectionHint(section))
         }
-        var loaded = instances
         // Resolved once for all instances: the lookup scans kernel BTF.
         let attachBTFID: UInt32
         do {
@@ -185,24 +188,39 @@ public final class Program {
             error.location = "program '\(name)' (section '\(section)')"
             throw error
         }
-        for i in loaded.indices {
-            guard let code = loaded[i].code else { continue }
-            let instanceName = instanceCount == 1 ? sanitizedKernelName(name) : Program.instanceName(name, i)
-            let request = ProgramLoadRequest(kind: kind, code: code, name: instanceName, license: license,
-                                             kernelVersion: kernelVersion, btfFD: btfFD, attachBTFID: attachBTFID)
-            do {
-                let start = MonotonicClock.nanoseconds()
-                let fd = try request.load(btf: btf)
-                loaded[i].fd = fd
-                try observer?(i, fd, MonotonicClock.nanoseconds() - start)
-            } catch var error as LoaderError {
-                error.file = objectPath
-                error.location = "program '\(name)'" + (instanceCount > 1 ? " instance \(i)" : "") + (error.location.map { ", \($0)" } ?? "")
-                throw error
-            }
+        return instances.compactMap { inst in
+            guard let code = inst.code else { return nil }
+            let instanceName = instanceCount == 1 ? sanitizedKernelName(name) : Program.instanceName(name, inst.index)
+            return (inst.index, ProgramLoadRequest(kind: kind, code: code, name: instanceName, license: license,
+                                                   kernelVersion: kernelVersion, btfFD: btfFD, attachBTFID: attachBTFID))
         }
-        instances = loaded
-        isLoaded = true
+    }
+
+    /// A load error of instance `n`, placed in this program's object, program and instance.
+    func locate(_ error: LoaderError, instance n: Int) -> LoaderError {
+        var error = error
+        error.file = objectPath
+        error.location = "program '\(name)'" + (instanceCount > 1 ? " instance \(n)" : "") + (error.location.map { ", \($0)" } ?? "")
+        return error
+    }
+
+    /// Keeps instance `n`'s fd as soon as it loads (so `kernelInfo(instance:)` can read it);
+    /// the program counts as loaded once `finishLoad()` says every instance did.
+    func adopt(_ fd: FileDescriptor, instance n: Int) {
+        let i = instances.indices.contains(n) && instances[n].index == n ? n : instances.firstIndex { $0.index == n }!
+        instances[i].fd = fd
+    }
+
+    func finishLoad() { isLoaded = true }
+
+    /// The kernel's id, tag and name of a loaded instance (`BPF_OBJ_GET_INFO_BY_FD`), asked once
+    /// per instance and kept: the load log, the pins and the report all show the id. nil for an
+    /// instance without an fd.
+    public func kernelInfo(instance n: Int) -> ProgramKernelInfo? {
+        if let known = kernelInfos[n] { return known }
+        guard let fd = instances.first(where: { $0.index == n })?.fd, let info = try? ProgramKernelInfo(fd: fd) else { return nil }
+        kernelInfos[n] = info
+        return info
     }
 
     /// `name_n`, truncated so the whole stays within the kernel's 15 characters.

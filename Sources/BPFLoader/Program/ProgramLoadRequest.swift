@@ -5,7 +5,7 @@ import CBPFSys
 /// the refusal), so one retry with a fixed buffer is enough: a program the verifier gives up on
 /// after a million instructions is verified twice, not once per doubling of the buffer. Older
 /// kernels keep the head, so there the buffer grows until the whole log fits.
-struct ProgramLoadRequest {
+struct ProgramLoadRequest: Sendable {
     var kind: ProgramKind
     var code: LinkedProgram
     var name: String

@@ -1,0 +1,2 @@
+/// What `bpfpipe --version` prints.
+let bpfpipeVersion = "0.10.0"
