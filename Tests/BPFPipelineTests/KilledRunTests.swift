@@ -163,8 +163,13 @@ struct SigkilledRunTests {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
         child.arguments = ["-c", "read x < \"$0\"; exec \"$1\" run \"$2\" --force --cache-dir \"$3\" 2>/dev/null", fifo, bpfpipeExecutable, file.path, file.cache]
+        // Not the test's own stdout: a child left behind would hold swift test's pipe open.
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
         try child.run()
         let pid = child.processIdentifier
+        // Whatever fails below, the child (maybe still waiting on the FIFO) does not outlive it.
+        defer { if child.isRunning { kill(pid, SIGKILL); child.waitUntilExit() } }
         let killer = try PinDirectory()
         var spec = try h.decode(text: """
         version: 1
