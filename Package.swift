@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "BPFPipeline",
             dependencies: [
-                "BPFLoader", "CYAML", "BPFPipePluginABI",
+                "BPFLoader", "CBPFSys", "CYAML", "BPFPipePluginABI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -4,6 +4,9 @@ import BPFLoader
 @main
 struct BPFPipeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        // Every command names itself: without a name, ArgumentParser derives one with
+        // String(describing:), whose protocol-conformance lookups scan the whole binary once per
+        // command at every start (most of `bpfpipe --version`'s time).
         commandName: "bpfpipe",
         abstract: "Load eBPF objects into the kernel: open, relocate, preprocess, load and pin.",
         discussion: """

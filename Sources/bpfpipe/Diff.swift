@@ -4,6 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Show what `run` would change, without changing anything.",
             discussion: "Exits 0 when a run would change nothing, 1 when it would (like git diff --exit-code); 2 and 3 as for other commands."
         )

@@ -4,6 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "down",
             abstract: "Remove what a pipeline deployed; removing link pins detaches (kept maps stay unless --include-kept)."
         )
 

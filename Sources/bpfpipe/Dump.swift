@@ -5,6 +5,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "dump",
             abstract: "Print every program instance after preprocessing, in bpftool's 'prog dump xlated' syntax. Needs no kernel.",
             discussion: """
             FILE is a pipeline (.yaml or .yml: built, opened, relocated and preprocessed as 'plan' \

@@ -4,6 +4,7 @@ import BPFLoader
 extension BPFPipeCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Show what a BPF object declares: programs, maps, global data. Needs no kernel."
         )
 

@@ -4,6 +4,7 @@ import BPFLoader
 extension BPFPipeCommand {
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "load",
             abstract: "Load every program of a BPF object and pin programs and maps.",
             discussion: """
             Pins go to DIR/progs/<program> (DIR/progs/<program>/<n> per instance) and \

@@ -5,6 +5,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "plan",
             abstract: "Build, open, relocate and preprocess without loading; print what would be loaded and pinned."
         )
 

@@ -4,6 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a pipeline: build, open, relocate, preprocess, load, pin and attach everything it declares.",
             discussion: "Pins go under <pin-root>/<name>/<object>/. A failed run leaves the previous deployment as it was. A deployment that already matches the file is left alone (\"unchanged\", exit 0) unless --force."
         )

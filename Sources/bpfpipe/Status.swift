@@ -4,6 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Compare what a pipeline declares with what is pinned: missing, extra and stale programs and links.",
             discussion: "Exits 0 only when they match, 1 when they differ."
         )

@@ -4,6 +4,7 @@ import BPFPipeline
 extension BPFPipeCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "validate",
             abstract: "Check a pipeline file: schema, files, object/program/map/variable names, stage settings, plugins."
         )
 

@@ -164,5 +164,8 @@ struct BuildWorkspace {
         #expect(a.name == b.name, "the cache key (in the file name) is the same")
         #expect(a.bytes == b.bytes, "the objects are byte-identical")
         #expect(a.bytes.range(of: Data("/ci/checkout".utf8)) == nil, "no trace of the checkout's folder in the object")
+        // clang copies each source line into BTF line info from the path it records: that path
+        // must still lead to the source, or dump and verifier logs lose their source lines.
+        #expect(a.bytes.range(of: Data("__u32 k = slot % SLOTS;".utf8)) != nil, "BTF line info holds the source lines")
     }
 }

@@ -137,10 +137,20 @@ struct KilledRunTests {
 struct SigkilledRunTests {
     static var libc: String {
         get throws {
-            let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
-            guard let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("/libc.so.6") }),
-                  let path = line.split(separator: " ").last else { throw FixtureFailure("libc.so.6 is not mapped") }
-            return String(path)
+            // Read to the end: /proc files have no size, and a process with many mappings (a
+            // whole test run) has libc beyond what a single read returns.
+            let bytes = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd() ?? Data()
+            let maps = String(decoding: bytes, as: UTF8.self)
+            if let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("/libc.so.6") }), let path = line.split(separator: " ").last {
+                return String(path)
+            }
+            // Debian's place for it, should the mapping be listed under another name.
+            var u = utsname()
+            uname(&u)
+            let machine = withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let known = "/usr/lib/\(machine)-linux-gnu/libc.so.6"
+            guard FileManager.default.fileExists(atPath: known) else { throw FixtureFailure("libc.so.6 is not mapped") }
+            return known
         }
     }
 
@@ -153,8 +163,13 @@ struct SigkilledRunTests {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
         child.arguments = ["-c", "read x < \"$0\"; exec \"$1\" run \"$2\" --force --cache-dir \"$3\" 2>/dev/null", fifo, bpfpipeExecutable, file.path, file.cache]
+        // Not the test's own stdout: a child left behind would hold swift test's pipe open.
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
         try child.run()
         let pid = child.processIdentifier
+        // Whatever fails below, the child (maybe still waiting on the FIFO) does not outlive it.
+        defer { if child.isRunning { kill(pid, SIGKILL); child.waitUntilExit() } }
         let killer = try PinDirectory()
         var spec = try h.decode(text: """
         version: 1

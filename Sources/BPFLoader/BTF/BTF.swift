@@ -105,6 +105,14 @@ struct BTF: Sendable {
 
     /// The NUL-terminated string at `offset` in the string table (file names, line text, access strings).
     func string(at offset: UInt32) -> String? { stringAt(strings, Int(offset)) }
+
+    /// Whether `string(at:)` would find a string, without making one (checked for every
+    /// line_info record of an object).
+    func hasString(at offset: UInt32) -> Bool {
+        let o = Int(offset)
+        guard o < strings.count else { return o == 0 && strings.isEmpty }
+        return strings[o...].contains(0)
+    }
 }
 
 private struct PayloadError: Error { var text: String }

@@ -36,6 +36,11 @@ struct CORERelocationRecord: Sendable, Equatable {
 
 /// The `.BTF.ext` section: per-ELF-section function, line and CO-RE relocation records. Section
 /// names and strings index the `.BTF` string table, so parsing needs the BTF.
+/// A .BTF.ext record that points at an instruction by byte offset.
+protocol OffsetRecord { var insnOffset: UInt32 { get } }
+extension FuncInfoRecord: OffsetRecord {}
+extension LineInfoRecord: OffsetRecord {}
+
 struct BTFExt: Sendable {
     static let magic: UInt16 = 0xEB9F
 
@@ -69,18 +74,40 @@ struct BTFExt: Sendable {
                                         kind: CORERelocationKind(rawValue: kind), rawKind: kind)
         }
         try checkStrings(btf: btf, fail: fail)
+        funcInfo = funcInfo.mapValues(Self.sortedByOffset)
+        lineInfo = lineInfo.mapValues(Self.sortedByOffset)
+    }
+
+    /// clang writes func_info and line_info sorted by offset; a file that does not is sorted
+    /// here (keeping the file's order among equal offsets) so `slice(of:in:)` can search.
+    private static func sortedByOffset<R: OffsetRecord>(_ records: [R]) -> [R] {
+        if zip(records, records.dropFirst()).allSatisfy({ $0.insnOffset <= $1.insnOffset }) { return records }
+        return records.enumerated().sorted { ($0.element.insnOffset, $0.offset) < ($1.element.insnOffset, $1.offset) }.map(\.element)
+    }
+
+    /// The indices of `records` (sorted by offset) whose offset, in bytes, is in `range`.
+    static func slice<R: OffsetRecord>(of records: [R], in range: Range<Int>) -> Range<Int> {
+        func firstIndex(atLeast offset: Int) -> Int {
+            var (lo, hi) = (0, records.count)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Int(records[mid].insnOffset) < offset { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        return firstIndex(atLeast: range.lowerBound)..<firstIndex(atLeast: range.upperBound)
     }
 
     /// String offsets that later steps print (file names, source lines, CO-RE access paths) must
     /// resolve, so that a bad one is reported here rather than as garbage later.
     private func checkStrings(btf: BTF, fail: (String) -> LoaderError) throws {
         for (section, records) in lineInfo {
-            for (i, rec) in records.enumerated() where btf.string(at: rec.fileNameOffset) == nil || btf.string(at: rec.lineOffset) == nil {
+            for (i, rec) in records.enumerated() where !btf.hasString(at: rec.fileNameOffset) || !btf.hasString(at: rec.lineOffset) {
                 throw fail("line_info for '\(section)', record \(i): string offset is outside the .BTF string table")
             }
         }
         for (section, records) in coreRelocations {
-            for (i, rec) in records.enumerated() where btf.string(at: rec.accessStrOffset) == nil {
+            for (i, rec) in records.enumerated() where !btf.hasString(at: rec.accessStrOffset) {
                 throw fail("core_relo for '\(section)', record \(i): access string offset \(rec.accessStrOffset) is outside the .BTF string table")
             }
         }

@@ -6,14 +6,7 @@ extension BPFCommand {
     /// `BPF_OBJ_GET_INFO_BY_FD` with `info` as given: its pointer fields must point at buffers
     /// that stay alive for the call, with their lengths set.
     static func programInfo(_ fd: FileDescriptor, filling initial: bpf_prog_info) -> Result<bpf_prog_info, Errno> {
-        var info = initial
-        return withUnsafeMutableBytes(of: &info) { buf in
-            var attr = bpf_attr()
-            attr.info.bpf_fd = UInt32(bitPattern: fd.rawValue)
-            attr.info.info_len = UInt32(buf.count)
-            attr.info.info = address(UnsafeRawBufferPointer(buf))
-            return sysBPF(BPF_OBJ_GET_INFO_BY_FD, &attr).map { _ in () }
-        }.map { info }
+        objectInfo(fd, initial)
     }
 
     /// The raw BTF blob of the BTF object with this id (`BPF_BTF_GET_FD_BY_ID`, then its info).
@@ -31,13 +24,7 @@ extension BPFCommand {
                 info.btf = address(UnsafeRawBufferPointer(buffer))
                 info.btf_size = UInt32(buffer.count)
             }
-            return withUnsafeMutableBytes(of: &info) { buf in
-                var attr = bpf_attr()
-                attr.info.bpf_fd = UInt32(bitPattern: fd.rawValue)
-                attr.info.info_len = UInt32(buf.count)
-                attr.info.info = address(UnsafeRawBufferPointer(buf))
-                return sysBPF(BPF_OBJ_GET_INFO_BY_FD, &attr).map { _ in () }
-            }.map { info }
+            return objectInfo(fd, info)
         }
         switch info(nil) {
         case .failure(let e): return .failure(e)

@@ -58,7 +58,9 @@ extension Linker {
         }
         guard work.contains(where: { !$0.1.isEmpty }) else { return [:] }
         let target = try coreTarget ?? CORETarget.runningKernel()
-        var relocator = CORERelocator(local: try BTFTable(bytes: btf.raw, label: spec.path), target: target)
+        // The object's BTF as a table is the same for every program: parsed once per relocation.
+        if localBTF.table == nil { localBTF.table = try BTFTable(bytes: btf.raw, label: spec.path) }
+        var relocator = CORERelocator(local: localBTF.table!, target: target)
         var poisoned: [Int: String] = [:]
         for (f, records) in work {
             for (number, record) in records {

@@ -9,6 +9,10 @@ struct Linker {
     var coreTarget: CORETarget? = nil
     /// Looks up what each extern symbol stands for in the running kernel.
     var externs: ExternResolver? = nil
+    /// The object's BTF parsed as a table, shared by every program this linker links.
+    let localBTF = LocalBTFTable()
+
+    final class LocalBTFTable { var table: BTFTable? }
 
     func link(_ program: ProgramSpec) throws -> LinkedProgram {
         var code: [Instruction] = []
@@ -86,10 +90,14 @@ struct Linker {
         for f in functions {
             let base = placed[f.key]!
             let range = (f.start * 8)..<(f.end * 8)
-            for r in ext.funcInfo[f.sectionName] ?? [] where range.contains(Int(r.insnOffset)) {
+            // Records are sorted by offset (`BTFExt`): only this function's slice is read, not
+            // the whole section once per program (quadratic with many programs in one section).
+            let fi = ext.funcInfo[f.sectionName] ?? []
+            for r in fi[BTFExt.slice(of: fi, in: range)] {
                 funcs.append(FuncInfo(instruction: base + Int(r.insnOffset) / 8 - f.start, typeID: r.typeID))
             }
-            for r in ext.lineInfo[f.sectionName] ?? [] where range.contains(Int(r.insnOffset)) {
+            let li = ext.lineInfo[f.sectionName] ?? []
+            for r in li[BTFExt.slice(of: li, in: range)] {
                 lines.append(LineInfo(instruction: base + Int(r.insnOffset) / 8 - f.start, fileNameOffset: r.fileNameOffset,
                                       lineOffset: r.lineOffset, lineColumn: r.lineCol))
             }

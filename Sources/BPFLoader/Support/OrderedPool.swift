@@ -24,6 +24,9 @@ final class OrderedPool<Output>: @unchecked Sendable {
     private var results: [Result<Output, any Error>?]
     private var next = 0
     private var stopped = false
+    /// The index the calling thread sleeps on, if it does: only that result wakes it (one futex
+    /// wake per consumed result at most, not one per finished load).
+    private var waitingFor: Int?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -83,6 +86,7 @@ final class OrderedPool<Output>: @unchecked Sendable {
         while true {
             pthread_mutex_lock(mutex)
             guard !stopped, next < count else {
+                if stopped { pthread_cond_signal(finished) }  // a waiter may wait for work that never starts
                 pthread_mutex_unlock(mutex)
                 return
             }
@@ -93,7 +97,7 @@ final class OrderedPool<Output>: @unchecked Sendable {
             pthread_mutex_lock(mutex)
             results[i] = r
             if case .failure = r { stopped = true }
-            pthread_cond_broadcast(finished)
+            if waitingFor == i || stopped { pthread_cond_signal(finished) }
             pthread_mutex_unlock(mutex)
         }
     }
@@ -107,7 +111,9 @@ final class OrderedPool<Output>: @unchecked Sendable {
         while results[i] == nil {
             // Never started (a failure below `i` stopped the pool, and the caller went on anyway).
             if stopped && i >= next { return .failure(LoaderError(.load, "not loaded: an earlier load failed")) }
+            waitingFor = i
             pthread_cond_wait(finished, mutex)
+            waitingFor = nil
         }
         let r = results[i]!
         results[i] = nil

@@ -28,27 +28,34 @@ public struct BuildStep: Sendable {
         public var key: String
     }
 
-    /// `source` and `include` are already absolute. `baseDirectory` (the pipeline's folder) is
-    /// mapped to `.` in the object's debug info and left out of the cache key, so two checkouts
-    /// of one pipeline in different folders build byte-identical objects under the same key.
+    /// `source` and `include` are already absolute. With a `baseDirectory` (the folder holding
+    /// the pipeline, the source and the includes: the checkout) clang runs there and is given
+    /// paths relative to it, so neither the object's debug info and BTF line info nor the cache
+    /// key depend on where the checkout is: two checkouts in different folders build
+    /// byte-identical objects under the same key. (A path map such as -ffile-prefix-map would
+    /// not do: clang reads each source line for BTF from the mapped path, and would find none.)
     public func build(source: String, cflags: [String], include: [String], baseDirectory: String? = nil) throws -> Output {
         guard FileManager.default.fileExists(atPath: source) else {
             throw LoaderError(.build, file: source, "source file does not exist")
         }
-        let base = baseDirectory.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
-        var flags = ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-D__TARGET_ARCH_\(targetArch())",
+        let base = baseDirectory.flatMap { b -> String? in
+            let trimmed = b.hasSuffix("/") ? String(b.dropLast()) : b
+            return trimmed.isEmpty || !source.hasPrefix(trimmed + "/") ? nil : trimmed
+        }
+        let flags = ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(machine())-linux-gnu", "-D__TARGET_ARCH_\(targetArch())",
                      // The compile directory goes into DWARF; fixing it keeps objects identical wherever bpfpipe runs.
-                     "-fdebug-compilation-dir=/"]
-        // The source's own path goes into DWARF and BTF line info: without this map an object
-        // built in /a/repo differs from one built in /b/repo.
-        if let base, base != "/" { flags.append("-ffile-prefix-map=\(base)=.") }
-        flags += include.map { "-I" + $0 } + cflags
+                     base == nil ? "-fdebug-compilation-dir=/" : "-fdebug-compilation-dir=.",
+                     // Errors still name files by their full path, whatever folder clang runs in.
+                     "-fdiagnostics-absolute-paths"]
+            + include.map { "-I" + relative($0, to: base) } + cflags
+        let input = relative(source, to: base)
         var hash = SHA256()
         hash.update(try clangVersion())
-        hash.update(flags.map { relative($0, to: base) }.joined(separator: "\u{0}"))
-        for file in try dependencies(source: source, flags: flags) {
-            hash.update(relative(file, to: base) + "\u{0}")
-            guard let data = FileManager.default.contents(atPath: file) else {
+        hash.update(flags.joined(separator: "\u{0}"))
+        for file in try dependencies(source: input, flags: flags, directory: base) {
+            hash.update(file + "\u{0}")
+            let path = file.hasPrefix("/") || base == nil ? file : "\(base!)/\(file)"
+            guard let data = FileManager.default.contents(atPath: path) else {
                 throw LoaderError(.build, file: source, "cannot read '\(file)', which it includes")
             }
             hash.update(data)
@@ -66,7 +73,7 @@ public struct BuildStep: Sendable {
         }
         // Unique per build, so concurrent builds of one source (threads or processes) never share it.
         let tmp = "\(out).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let result = try runClang(flags + ["-c", source, "-o", tmp], source: source)
+        let result = try runClang(flags + ["-c", input, "-o", tmp], source: source, directory: base)
         guard result.status == 0 else {
             try? FileManager.default.removeItem(atPath: tmp)
             throw compileError(result.stderrText, source: source)
@@ -79,15 +86,15 @@ public struct BuildStep: Sendable {
         return Output(object: out, cacheHit: false, key: key)
     }
 
-    /// `text` with the pipeline's folder written as `.`, for the cache key.
-    private func relative(_ text: String, to base: String?) -> String {
-        guard let base, base != "/" else { return text }
-        return text.replacing(base + "/", with: "./").replacing("=" + base, with: "=.")
+    /// `path` relative to `base` when it lies below it; as it is otherwise.
+    private func relative(_ path: String, to base: String?) -> String {
+        guard let base, path.hasPrefix(base + "/") else { return path }
+        return String(path.dropFirst(base.count + 1))
     }
 
     /// Every file the source includes, from clang's own dependency output.
-    private func dependencies(source: String, flags: [String]) throws -> [String] {
-        let r = try runClang(flags + ["-M", "-MF", "/dev/stdout", source], source: source)
+    private func dependencies(source: String, flags: [String], directory: String?) throws -> [String] {
+        let r = try runClang(flags + ["-M", "-MF", "/dev/stdout", source], source: source, directory: directory)
         guard r.status == 0 else { throw compileError(r.stderrText, source: source) }
         // Make syntax: "target.o: a.c b.h \\\n c.h"; paths with spaces are escaped as "\ ".
         let text = r.stdoutText.replacing("\\\n", with: " ")
@@ -113,9 +120,11 @@ public struct BuildStep: Sendable {
         return r.stdoutText
     }
 
-    private func runClang(_ args: [String], source: String?) throws -> Subprocess.Result {
+    private func runClang(_ args: [String], source: String?, directory: String? = nil) throws -> Subprocess.Result {
         do {
-            return try Subprocess.run(clang, args)
+            // A relative --clang means one relative to here, not to the folder clang runs in.
+            let executable = clang.contains("/") && !clang.hasPrefix("/") ? Paths.absolute(clang, relativeTo: ".") : clang
+            return try Subprocess.run(executable, args, directory: directory)
         } catch {
             throw LoaderError(.build, file: source, "\(error)", hint: "install clang or point --clang at it")
         }

@@ -1,3 +1,4 @@
+import CBPFSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,7 @@ enum Subprocess {
     /// streams (so it may replace one); ours should be above 2 and close-on-exec.
     static func spawn(_ executable: String, _ arguments: [String], environment: [String]? = nil,
                       stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe,
-                      descriptors: [Int32: Int32] = [:]) throws -> Child {
+                      descriptors: [Int32: Int32] = [:], directory: String? = nil) throws -> Child {
         // pipes[fd]: the pipe for stream fd, when it is piped.
         var pipes: [[Int32]?] = [nil, nil, nil]
         func closeParentEnds() { for (fd, p) in pipes.enumerated() { if let p { close(fd == 0 ? p[1] : p[0]) } } }
@@ -65,6 +66,7 @@ enum Subprocess {
         for (target, source) in descriptors.sorted(by: { $0.key < $1.key }) {
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
+        if let directory { cbpfsys_spawn_addchdir(&actions, directory) }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
@@ -86,8 +88,9 @@ enum Subprocess {
     }
 
     /// `executable` is looked up on PATH when it has no '/'.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Result {
-        let child = try spawn(executable, arguments)
+    /// `directory`: the child's working directory (nil: this process's).
+    static func run(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> Result {
+        let child = try spawn(executable, arguments, directory: directory)
         defer { close(child.stdout); close(child.stderr) }
 
         // Drain both pipes together so a chatty child cannot block on a full pipe.
