@@ -30,8 +30,10 @@ public struct PipelineRunner {
         self.build = build
     }
 
-    public var deploymentDirectory: String { "\(spec.pinRoot)/\(spec.name)" }
-    public var sharedMapDirectory: String { "\(deploymentDirectory)/shared" }
+    /// Where the deployment's pins live (`<pin-root>/<name>/...`).
+    public var layout: PinLayout { .deployment(root: spec.pinRoot, name: spec.name) }
+    public var deploymentDirectory: String { layout.directory }
+    public var sharedMapDirectory: String { layout.sharedDirectory }
 
     /// Runs up to and including what `mode` asks for. The objects stay loaded (and their fds
     /// open) as long as the returned result lives; pins keep them after that.
@@ -57,7 +59,7 @@ public struct PipelineRunner {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
             try fault(.build, entry.name)
             let obj = try timed(.open, entry.name, nil) {
-                try OpenStep(spec: spec, deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
+                try OpenStep(spec: spec, layout: layout).open(entry, objectPath: path)
             }
             opened.append(obj)
             try fault(.open, entry.name)
@@ -114,10 +116,10 @@ public struct PipelineRunner {
                 }
             }
         }
-        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
+        var pinStep = PinStep(layout: layout, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         var tested: [TestStep.Result] = []
-        let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
+        let attachStep = AttachStep(layout: layout)
         attachStep.fault = { object, program, n in try self.fault(.attach, object, program, n) }
         pinStep.beforeSwap = { staging in
             // Smoke tests first: a program that fails its own test is never attached.
@@ -238,7 +240,7 @@ public struct PipelineRunner {
             let maps = obj.spec.maps.map { def in
                 let m = obj.map(named: def.name)
                 let pin = objectPins.first { $0.kind == .map && $0.name == def.name }?.path
-                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(PinNames.file(def.name))" : pin,
+                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? layout.sharedMapPin(def.name) : pin,
                                            shared: def.pinning == .byName)
             }
             return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps,

@@ -8,7 +8,7 @@ extension BPFObject {
     }
 
     /// Attaches every instance of every loaded program whose section names a target and pins
-    /// each link at `directory/links/<program>` (one instance) or `directory/links/<program>/<n>`.
+    /// each link at `PinLayout.linkPin` below `directory` (`links/<program>[/<n>]`).
     /// All or nothing: on failure every link this call made is unpinned and detached, and the
     /// folders it created are removed.
     public func attachAndPinLinks(under directory: String) throws -> [PinnedLink] {
@@ -19,12 +19,13 @@ extension BPFObject {
         var result: [PinnedLink] = []
         do {
             try BPFFS.prepare(directory, step: .attach)
-            made += try BPFFS.makeDirectories(directory + "/links", step: .attach)
+            let layout = PinLayout(directory: directory)
+            made += try BPFFS.makeDirectories(layout.linksDirectory, step: .attach)
             for (p, target) in wanted {
-                let base = "\(directory)/links/\(PinNames.file(p.name))"
+                let base = layout.linkBase(p.name)
                 if p.instanceCount > 1 { made += try BPFFS.makeDirectories(base, step: .attach) }
                 for inst in p.instances where inst.fd != nil {
-                    let path = p.instanceCount > 1 ? "\(base)/\(inst.index)" : base
+                    let path = layout.linkPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                     let link = try p.attach(target, instance: inst.index)
                     links.append(link)
                     do {
