@@ -195,31 +195,25 @@ public struct PipelineRunner {
         } catch {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             meta["error"] = "\(error)"
-            if let e = error as? LoaderError {
-                if let log = e.verifierLog, !log.isEmpty { meta["verifier_log"] = "\(log)" }
-                if let loc = e.location { Self.describe(location: loc, into: &meta) }
+            guard var e = error as? LoaderError else {
+                logger.error("\(step.rawValue) failed", metadata: meta)
+                throw error
             }
+            // The runner knows the pipeline's name for the object; the error's fields fill the record.
+            if e.object == nil { e.object = object }
+            if let log = e.verifierLog, !log.isEmpty { meta["verifier_log"] = "\(log)" }
+            Self.describe(e, into: &meta)
             logger.error("\(step.rawValue) failed", metadata: meta)
-            throw error
+            throw e
         }
     }
 
-    /// Pulls `program` and `instance` out of a loader error's location for the log record.
-    private static func describe(location: String, into meta: inout Logger.Metadata) {
-        let parts = location.split(separator: "'")
-        if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
-        if let r = location.firstRange(of: ", program '") { meta["program"] = "\(location[r.upperBound...].prefix { $0 != "'" })" }
-        if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
-            meta["test"] = .stringConvertible(n)
-        }
-        // The attach step spans objects; its errors name the object after the instance.
-        if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
-            meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
-        }
-        if let r = location.firstRange(of: "instance ") {
-            let digits = location[r.upperBound...].prefix { $0.isNumber }
-            if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
-        }
+    /// The error's object, program, instance and test, as the log record's fields.
+    private static func describe(_ e: LoaderError, into meta: inout Logger.Metadata) {
+        if let object = e.object { meta["object"] = "\(object)" }
+        if let program = e.program { meta["program"] = "\(program)" }
+        if let n = e.instance { meta["instance"] = .stringConvertible(n) }
+        if let n = e.test { meta["test"] = .stringConvertible(n) }
     }
 
     static func ms(_ ns: UInt64) -> Double { Double(ns / 1000) / 1000 }

@@ -33,7 +33,7 @@ extension BPFObject {
                     } catch var e as LoaderError {
                         e.file = self.path
                         e.location = "program '\(p.name)' instance \(inst.index), \(path)"
-                        throw e
+                        throw e.about(program: p.name, instance: inst.index)
                     }
                     made.append(path)
                     let info = try link.info()

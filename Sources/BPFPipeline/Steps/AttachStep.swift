@@ -60,7 +60,8 @@ final class AttachStep {
                     } catch var error as LoaderError {
                         // The object file is a build-cache path; the pipeline's object name is what the user wrote.
                         error.location = (error.location ?? "program '\(p.name)' instance \(inst.index)") + " of object '\(entry.name)'"
-                        throw error
+                        error.object = entry.name
+                        throw error.about(program: p.name, instance: inst.index)
                     }
                     do {
                         try link.pin(at: stagingPin)
