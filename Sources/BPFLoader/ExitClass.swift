@@ -26,3 +26,8 @@ public enum ExitClass: Int32, Sendable, Codable, CaseIterable {
 public protocol ExitClassified: Error {
     var exitClass: ExitClass { get }
 }
+
+/// A bare errno that reaches the CLI (a system call below any step): EPERM is the environment.
+extension Errno: ExitClassified {
+    public var exitClass: ExitClass { self == .operationNotPermitted ? .environment : .stepFailed }
+}

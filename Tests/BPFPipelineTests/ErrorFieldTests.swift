@@ -29,6 +29,8 @@ import BPFTestSupport
     @Test func eppermIsTheEnvironmentWhateverTheStep() {
         #expect(LoaderError(.load, "refused", errno: .operationNotPermitted).exitClass == .environment)
         #expect(LoaderError(.load, "refused", errno: .permissionDenied).exitClass == .stepFailed)
+        #expect(ExitClass.of(Errno.operationNotPermitted) == .environment)
+        #expect(ExitClass.of(Errno.noSuchFile) == .stepFailed)
     }
 
     @Test func theSpecLayersErrorsCarryAClassToo() {
