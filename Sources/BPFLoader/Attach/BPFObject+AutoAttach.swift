@@ -60,7 +60,8 @@ extension BPFObject {
         for p in pinned where p.instance != nil {
             if let slash = p.path.lastIndex(of: "/") { BPFFS.remove(String(p.path[..<slash])) }
         }
-        for sub in ["progs", "maps", "links"] { BPFFS.remove("\(directory)/\(sub)") }
+        let layout = PinLayout(directory: directory)
+        for folder in [layout.programsDirectory, layout.mapsDirectory, layout.linksDirectory] { BPFFS.remove(folder) }
         if removeDirectory { BPFFS.remove(directory) }
     }
 }
