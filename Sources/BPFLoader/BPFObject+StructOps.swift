@@ -26,7 +26,7 @@ extension BPFObject {
         let member = UInt32(slot.memberIndex)
         if let bound = p.structOpsAttachBTFID, bound != kernelTypeID || p.kind?.expectedAttachType != member {
             throw LoaderError(.relocate, file: path, at: "program '\(p.name)'",
-                              "is used for two different struct_ops members (struct_ops map '\(map)' and another); a program can implement only one")
+                              "is used for two different struct_ops members (struct_ops map '\(map)' and another); a program can implement only one", program: p.name)
         }
         p.structOpsAttachBTFID = kernelTypeID
         p.kind?.expectedAttachType = member

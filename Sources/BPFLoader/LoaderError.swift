@@ -12,6 +12,9 @@ public protocol ErrnoCarrying: Error {
 
 /// An error from any step, saying what went wrong, where (file, section, program, instance,
 /// instruction), and what the kernel said when it was the kernel that refused.
+///
+/// `location` is words for people; the same facts are also kept as values (`object`, `program`,
+/// `instance`, `test`, `exitClass`) so that exit codes and log records never parse the text.
 public struct LoaderError: Error, CustomStringConvertible, Sendable {
     public var step: Step
     public var file: String?
@@ -22,9 +25,20 @@ public struct LoaderError: Error, CustomStringConvertible, Sendable {
     public var verifierLog: String?
     /// What to do about it, when there is something obvious.
     public var hint: String?
+    /// The pipeline's name for the object (set by the runner; the file is often a cache path).
+    public var object: String?
+    /// The program and instance the error is about, when it is about one.
+    public var program: String?
+    public var instance: Int?
+    /// The index of the failing test of the program (test step).
+    public var test: Int?
+    /// Whose fault it is, for the exit code: set where the error is made.
+    public var exitClass: ExitClass
 
     public init(_ step: Step, file: String? = nil, at location: String? = nil, _ message: String,
-                errno: Errno? = nil, verifierLog: String? = nil, hint: String? = nil) {
+                errno: Errno? = nil, verifierLog: String? = nil, hint: String? = nil,
+                object: String? = nil, program: String? = nil, instance: Int? = nil, test: Int? = nil,
+                exitClass: ExitClass? = nil) {
         self.step = step
         self.file = file
         self.location = location
@@ -32,6 +46,11 @@ public struct LoaderError: Error, CustomStringConvertible, Sendable {
         self.errno = errno
         self.verifierLog = verifierLog
         self.hint = hint
+        self.object = object
+        self.program = program
+        self.instance = instance
+        self.test = test
+        self.exitClass = exitClass ?? ExitClass.default(step: step, errno: errno)
     }
 
     public var description: String {
@@ -56,7 +75,17 @@ public struct LoaderError: Error, CustomStringConvertible, Sendable {
         if e.file == nil { e.file = path }
         return e
     }
+
+    /// The same error with the program (and instance) it is about filled in where not yet known.
+    public func about(program: String, instance: Int? = nil) -> LoaderError {
+        var e = self
+        if e.program == nil { e.program = program }
+        if e.instance == nil { e.instance = instance }
+        return e
+    }
 }
+
+extension LoaderError: ExitClassified {}
 
 extension LoaderError: ErrnoCarrying {
     public var carriedErrno: Errno? { errno }

@@ -7,8 +7,9 @@ import Glibc
 /// What a pipeline file declares against what is pinned: for `status` and `down`.
 public struct Deployment {
     public let spec: PipelineSpec
-    public var directory: String { "\(spec.pinRoot)/\(spec.name)" }
-    public var sharedDirectory: String { "\(directory)/shared" }
+    public var layout: PinLayout { .deployment(root: spec.pinRoot, name: spec.name) }
+    public var directory: String { layout.directory }
+    public var sharedDirectory: String { layout.sharedDirectory }
 
     public init(spec: PipelineSpec) { self.spec = spec }
 
@@ -38,24 +39,24 @@ public struct Deployment {
         var expected: [String: [String]?] = [:]   // pin path → the program's possible tags (nil for maps and links)
         var links: [String: String] = [:]         // link pin → the program pin it should run
         for (entry, obj) in zip(spec.objects, plan.objects) {
-            let base = "\(directory)/\(entry.name)"
+            let object = layout.object(entry.name)
             for p in obj.programs where p.autoload {
                 for inst in p.instances {
                     guard let code = inst.code else { continue }
-                    let path = "\(base)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
+                    let path = object.programPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                     expected[path] = Self.tags(code.instructions)
                     if AttachStep.target(of: p, instance: inst.index, entry.programs[p.name]?.attach ?? .fromSection) != nil {
-                        let link = "\(base)/links/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
+                        let link = object.linkPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                         expected[link] = .some(nil)
                         links[link] = path
                     }
                 }
             }
-            if plan.fingerprints[entry.name] != nil { expected["\(base)/\(Fingerprint.pinName)"] = .some(nil) }
+            if plan.fingerprints[entry.name] != nil { expected[object.digestPin] = .some(nil) }
             for m in obj.spec.maps {
                 // Every map is pinned in its object's maps/ folder; a shared one also in shared/.
-                expected["\(base)/maps/\(PinNames.file(m.name))"] = .some(nil)
-                if m.pinning == .byName { expected["\(sharedDirectory)/\(PinNames.file(m.name))"] = .some(nil) }
+                expected[object.mapPin(m.name)] = .some(nil)
+                if m.pinning == .byName { expected[layout.sharedMapPin(m.name)] = .some(nil) }
             }
         }
         let pinned = Set(pins(under: directory))
@@ -69,7 +70,7 @@ public struct Deployment {
             }
         }
         let outdated = spec.objects.compactMap { entry -> String? in
-            let path = "\(directory)/\(entry.name)/\(Fingerprint.pinName)"
+            let path = layout.object(entry.name).digestPin
             guard let planned = plan.fingerprints[entry.name], pinned.contains(path) else { return nil }
             return PinnedDigest.read(at: path) == planned ? nil : entry.name
         }
@@ -97,7 +98,7 @@ public struct Deployment {
         if !includeKept {
             for entry in spec.objects {
                 for (name, m) in entry.maps where m.isKept && m.pin == .object {
-                    keep.insert("\(directory)/\(entry.name)/maps/\(PinNames.file(name))")
+                    keep.insert(layout.object(entry.name).mapPin(name))
                 }
             }
             keep.formUnion(pins(under: sharedDirectory))

@@ -52,9 +52,9 @@ extension Deployment {
         let status = try status(plan: plan)
         var objects: [DeploymentDiff.ObjectChange] = []
         for (entry, obj) in zip(spec.objects, plan.objects) {
-            let base = "\(directory)/\(entry.name)"
+            let object = layout.object(entry.name)
             let newPrint = Fingerprint.hex(plan.fingerprints[entry.name] ?? [])
-            let oldPrint = PinnedDigest.read(at: "\(base)/\(Fingerprint.pinName)").map(Fingerprint.hex)
+            let oldPrint = PinnedDigest.read(at: object.digestPin).map(Fingerprint.hex)
             guard !status.matches else {
                 objects.append(.init(name: entry.name, action: "unchanged", oldFingerprint: oldPrint, newFingerprint: newPrint, instances: [], maps: []))
                 continue
@@ -63,7 +63,7 @@ extension Deployment {
             for p in obj.programs where p.autoload {
                 for inst in p.instances {
                     guard let code = inst.code else { continue }
-                    let pin = "\(base)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(inst.index)" : "")
+                    let pin = object.programPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                     let tags = Self.tags(code.instructions)
                     let newTag = Self.kernelDigestsWithSHA256 ? tags[1] : tags[0]
                     let oldTag = (try? BPFFS.openPinned(pin)).flatMap { try? ProgramKernelInfo(fd: $0).tag }
@@ -74,7 +74,7 @@ extension Deployment {
             }
             var maps: [DeploymentDiff.MapChange] = []
             for def in obj.spec.maps {
-                let pin = def.pinning == .byName ? "\(sharedDirectory)/\(PinNames.file(def.name))" : "\(base)/maps/\(PinNames.file(def.name))"
+                let pin = def.pinning == .byName ? layout.sharedMapPin(def.name) : object.mapPin(def.name)
                 let kept = def.reuse != nil || def.pinning == .byName
                 guard let differences = MapCompatibility.pinnedDifferences(at: def.reuse?.path ?? pin, against: def) else {
                     maps.append(.init(action: "create", name: def.name, pin: pin, differences: []))
@@ -83,11 +83,11 @@ extension Deployment {
                 let action = !kept ? "replace" : differences.isEmpty ? "keep" : (def.reuse?.recreateOnMismatch ?? false) ? "recreate" : "refuse"
                 maps.append(.init(action: action, name: def.name, pin: pin, differences: differences))
             }
-            let exists = Paths.exists(base)
+            let exists = Paths.exists(object.directory)
             objects.append(.init(name: entry.name, action: exists ? "replace" : "create", oldFingerprint: oldPrint,
                                  newFingerprint: newPrint, instances: instances, maps: maps))
         }
-        let isLink = { (p: String) in p.contains("/links/") }
+        let isLink = PinLayout.isLinkPin
         return DeploymentDiff(deployment: directory, changed: !status.matches, objects: objects,
                               addPins: status.missing.filter { !isLink($0) }, removePins: status.extra.filter { !isLink($0) },
                               addLinks: status.missing.filter(isLink), removeLinks: status.extra.filter(isLink))

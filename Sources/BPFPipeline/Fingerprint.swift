@@ -7,8 +7,8 @@ import FoundationEssentials
 /// global, a stage's values, a plugin's output, the object, a map definition, an attach target.
 /// A run pins it with the object, so the next run can tell "already deployed" from "changed".
 public enum Fingerprint {
-    /// Where an object's fingerprint is pinned, beside its progs/, maps/ and links/.
-    public static let pinName = "digest"
+    /// The name an object's fingerprint is pinned under (`PinLayout.digestPin`).
+    public static let pinName = PinLayout.digestName
 
     public static func of(spec: PipelineSpec, entry: ObjectEntry, object: BPFObject) throws -> [UInt8] {
         var hash = SHA256()

@@ -33,8 +33,10 @@ public struct PipelineRunner {
         self.build = build
     }
 
-    public var deploymentDirectory: String { "\(spec.pinRoot)/\(spec.name)" }
-    public var sharedMapDirectory: String { "\(deploymentDirectory)/shared" }
+    /// Where the deployment's pins live (`<pin-root>/<name>/...`).
+    public var layout: PinLayout { .deployment(root: spec.pinRoot, name: spec.name) }
+    public var deploymentDirectory: String { layout.directory }
+    public var sharedMapDirectory: String { layout.sharedDirectory }
 
     /// Runs up to and including what `mode` asks for. The objects stay loaded (and their fds
     /// open) as long as the returned result lives; pins keep them after that.
@@ -60,7 +62,7 @@ public struct PipelineRunner {
             let path = try timed(.build, entry.name, nil) { try buildOrLocate(entry) }
             try fault(.build, entry.name)
             let obj = try timed(.open, entry.name, nil) {
-                try OpenStep(spec: spec, deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory).open(entry, objectPath: path)
+                try OpenStep(spec: spec, layout: layout).open(entry, objectPath: path)
             }
             opened.append(obj)
             try fault(.open, entry.name)
@@ -117,10 +119,10 @@ public struct PipelineRunner {
                 }
             }
         }
-        var pinStep = PinStep(deploymentDirectory: deploymentDirectory, sharedMapDirectory: sharedMapDirectory, fingerprints: fingerprints)
+        var pinStep = PinStep(layout: layout, fingerprints: fingerprints)
         pinStep.fault = { object, stage in try self.fault(.pin, object, stage, nil) }
         var tested: [TestStep.Result] = []
-        let attachStep = AttachStep(deploymentDirectory: deploymentDirectory)
+        let attachStep = AttachStep(layout: layout)
         attachStep.fault = { object, program, n in try self.fault(.attach, object, program, n) }
         pinStep.beforeSwap = { staging in
             // Smoke tests first: a program that fails its own test is never attached.
@@ -196,31 +198,25 @@ public struct PipelineRunner {
         } catch {
             meta["duration_ms"] = .stringConvertible(Self.ms(MonotonicClock.nanoseconds() - start))
             meta["error"] = "\(error)"
-            if let e = error as? LoaderError {
-                if let log = e.verifierLog, !log.isEmpty { meta["verifier_log"] = "\(log)" }
-                if let loc = e.location { Self.describe(location: loc, into: &meta) }
+            guard var e = error as? LoaderError else {
+                logger.error("\(step.rawValue) failed", metadata: meta)
+                throw error
             }
+            // The runner knows the pipeline's name for the object; the error's fields fill the record.
+            if e.object == nil { e.object = object }
+            if let log = e.verifierLog, !log.isEmpty { meta["verifier_log"] = "\(log)" }
+            Self.describe(e, into: &meta)
             logger.error("\(step.rawValue) failed", metadata: meta)
-            throw error
+            throw e
         }
     }
 
-    /// Pulls `program` and `instance` out of a loader error's location for the log record.
-    private static func describe(location: String, into meta: inout Logger.Metadata) {
-        let parts = location.split(separator: "'")
-        if location.hasPrefix("program '"), parts.count >= 2 { meta["program"] = "\(parts[1])" }
-        if let r = location.firstRange(of: ", program '") { meta["program"] = "\(location[r.upperBound...].prefix { $0 != "'" })" }
-        if let r = location.firstRange(of: ", test "), let n = Int(location[r.upperBound...].prefix { $0.isNumber }) {
-            meta["test"] = .stringConvertible(n)
-        }
-        // The attach step spans objects; its errors name the object after the instance.
-        if meta["object"] == nil, let r = location.firstRange(of: " of object '") {
-            meta["object"] = "\(location[r.upperBound...].prefix { $0 != "'" })"
-        }
-        if let r = location.firstRange(of: "instance ") {
-            let digits = location[r.upperBound...].prefix { $0.isNumber }
-            if let n = Int(digits) { meta["instance"] = .stringConvertible(n) }
-        }
+    /// The error's object, program, instance and test, as the log record's fields.
+    private static func describe(_ e: LoaderError, into meta: inout Logger.Metadata) {
+        if let object = e.object { meta["object"] = "\(object)" }
+        if let program = e.program { meta["program"] = "\(program)" }
+        if let n = e.instance { meta["instance"] = .stringConvertible(n) }
+        if let n = e.test { meta["test"] = .stringConvertible(n) }
     }
 
     static func ms(_ ns: UInt64) -> Double { Double(ns / 1000) / 1000 }
@@ -241,7 +237,7 @@ public struct PipelineRunner {
             let maps = obj.spec.maps.map { def in
                 let m = obj.map(named: def.name)
                 let pin = objectPins.first { $0.kind == .map && $0.name == def.name }?.path
-                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? "\(sharedMapDirectory)/\(PinNames.file(def.name))" : pin,
+                return RunReport.MapReport(name: def.name, type: def.typeName, id: m.map { $0.id }, pin: def.pinning == .byName ? layout.sharedMapPin(def.name) : pin,
                                            shared: def.pinning == .byName)
             }
             return RunReport.ObjectReport(name: entry.name, path: obj.path, programs: programs, maps: maps,

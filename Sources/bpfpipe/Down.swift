@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFLoader
 import BPFPipeline
 
 extension BPFPipeCommand {
@@ -39,7 +40,7 @@ extension BPFPipeCommand {
             if json {
                 try printJSON(Outcome(deployment: deployment.directory, changed: !removed.isEmpty, dryRun: dryRun, removed: removed))
             } else {
-                let links = removed.filter { $0.contains("/links/") }.count
+                let links = removed.filter(PinLayout.isLinkPin).count
                 print("\(dryRun ? "would remove" : "removed") \(removed.count) pin(s) from \(deployment.directory)"
                       + (links > 0 ? " (\(links) link(s) \(dryRun ? "would be " : "")detached)" : ""))
             }

@@ -3,8 +3,10 @@ import BPFLoader
 import Glibc
 #endif
 
-struct EnvironmentError: Error, CustomStringConvertible {
+/// This machine cannot run the pipeline (capabilities, bpffs): exit 3.
+struct EnvironmentError: Error, CustomStringConvertible, ExitClassified {
     var description: String
+    var exitClass: ExitClass { .environment }
 }
 
 /// Checks, before any step runs, that this process may load programs and pin them.

@@ -4,31 +4,25 @@ import BPFLoader
 import Glibc
 #endif
 
-/// The documented exit codes, and how a loader error maps onto them.
+/// The documented exit codes. Each error carries its class (`ExitClass`), set where it was made;
+/// the code is read from it, never from the error's text.
 enum ExitCodes {
-    static let stepFailed = ExitCode(1)
-    static let invalidInput = ExitCode(2)
-    static let environment = ExitCode(3)
+    static let stepFailed = code(.stepFailed)
+    static let invalidInput = code(.invalidInput)
+    static let environment = code(.environment)
 
-    /// Environment problems (permissions, no bpffs) get 3 so a CI step can tell them from a bad object.
-    static func code(for error: LoaderError) -> ExitCode {
-        // EPERM is the kernel saying "not allowed" (capabilities); the verifier's own refusals
-        // come back as EACCES or EINVAL and are a failed step.
-        if let e = error.errno, e == .operationNotPermitted { return environment }
-        if error.message.contains("BPF filesystem") || error.message.contains("bpffs") { return environment }
-        if error.step == .open { return invalidInput }
-        return stepFailed
-    }
+    static func code(_ c: ExitClass) -> ExitCode { ExitCode(c.rawValue) }
+
+    /// The one mapping from any error to an exit code.
+    static func code(for error: any Error) -> ExitCode { code(ExitClass.of(error)) }
 }
 
-/// Prints a loader error to stderr the same way from every subcommand and exits with its code.
-func fail(_ error: Error) -> ExitCode {
-    if let e = error as? LoaderError {
-        printError("error: \(e)")
-        return ExitCodes.code(for: e)
-    }
+/// Prints an error to stderr the same way from every subcommand and returns its exit code
+/// (an `ExitCode` thrown below is passed on as it is: its message was printed already).
+func fail(_ error: any Error) -> ExitCode {
+    if let code = error as? ExitCode { return code }
     printError("error: \(error)")
-    return ExitCodes.stepFailed
+    return ExitCodes.code(for: error)
 }
 
 func printError(_ text: String) {

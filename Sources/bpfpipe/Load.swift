@@ -3,16 +3,18 @@ import BPFLoader
 
 extension BPFPipeCommand {
     struct Load: ParsableCommand {
+        private static let (progs, maps, links) = (PinLayout.programsFolder, PinLayout.mapsFolder, PinLayout.linksFolder)
         static let configuration = CommandConfiguration(
             commandName: "load",
             abstract: "Load every program of a BPF object and pin programs and maps.",
+            // The layout's words come from PinLayout, the one place that defines it.
             discussion: """
-            Pins go to DIR/progs/<program> (DIR/progs/<program>/<n> per instance) and \
-            DIR/maps/<map>, with '.' in names replaced by '_'. bpffs is mounted at /sys/fs/bpf \
+            Pins go to DIR/\(progs)/<program> (DIR/\(progs)/<program>/<n> per instance) and \
+            DIR/\(maps)/<map>, with '.' in names replaced by '_'. bpffs is mounted at /sys/fs/bpf \
             when it is not. With --attach, every program whose section names its target \
             (uprobe/PATH:FUNC, tp/CAT/NAME, raw_tp/NAME, tp_btf/NAME, kprobe/FUNC, ...) is \
-            attached, every instance, and the links are pinned at DIR/links/<program> \
-            (DIR/links/<program>/<n>). On any failure nothing stays pinned or attached.
+            attached, every instance, and the links are pinned at DIR/\(links)/<program> \
+            (DIR/\(links)/<program>/<n>). On any failure nothing stays pinned or attached.
             """
         )
 
@@ -28,7 +30,7 @@ extension BPFPipeCommand {
         @Option(name: .customLong("type"), help: "Declare a program's type: PROGRAM=TYPE (e.g. count=socket); repeatable.")
         var types: [String] = []
 
-        @Flag(name: .long, help: "Attach programs whose section names a target and pin the links under DIR/links.")
+        @Flag(name: .long, help: "Attach programs whose section names a target and pin the links under DIR/\(PinLayout.linksFolder).")
         var attach = false
 
         @OptionGroup var jobs: JobsOption

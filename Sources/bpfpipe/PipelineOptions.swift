@@ -59,17 +59,6 @@ struct PipelineOptions: ParsableArguments {
             withExtendedLifetime(lock) {}
             if let report { try writeJSON(result.report, to: report) }
             return result
-        } catch let e as PipelineError {
-            printError("error: \(e)")
-            throw ExitCodes.invalidInput
-        } catch let e as DeploymentLock.Timeout {
-            printError("error: \(e)")
-            throw ExitCodes.environment
-        } catch let e as EnvironmentError {
-            printError("error: \(e)")
-            throw ExitCodes.environment
-        } catch let e as ExitCode {
-            throw e
         } catch {
             throw fail(error)
         }
@@ -84,9 +73,6 @@ struct LockOptions: ParsableArguments {
     func acquire(_ deployment: String) throws -> DeploymentLock {
         do {
             return try DeploymentLock(deployment: deployment, timeout: lockTimeout)
-        } catch let e as DeploymentLock.Timeout {
-            printError("error: \(e)")
-            throw ExitCodes.environment
         } catch {
             throw fail(error)
         }
@@ -97,9 +83,6 @@ struct LockOptions: ParsableArguments {
 func decodeOrExit(_ file: String) throws -> PipelineSpec {
     do {
         return try PipelineDecoder.decode(file: file)
-    } catch let e as PipelineError {
-        printError("error: \(e)")
-        throw ExitCodes.invalidInput
     } catch {
         throw fail(error)
     }

@@ -20,16 +20,17 @@ extension BPFPipeCommand {
             let r = result.report
             print("pipeline \(r.pipeline) → \(r.deployment)")
             for o in r.objects {
+                let object = PinLayout(directory: r.deployment).object(o.name)
                 print("  object \(o.name) (\(o.path))")
                 for p in o.programs {
                     print("    program \(p.name) [\(p.type)], \(p.instanceCount) instance(s):")
                     for i in p.instances {
-                        let pin = "\(r.deployment)/\(o.name)/progs/\(PinNames.file(p.name))" + (p.instanceCount > 1 ? "/\(i.instance)" : "")
+                        let pin = object.programPin(p.name, instance: i.instance, instanceCount: p.instanceCount)
                         print(i.skipped ? "      [\(i.instance)] skipped" : "      [\(i.instance)] \(i.insns ?? 0) insns → \(pin)" + (i.attach.map { ", attached to \($0)" } ?? ""))
                     }
                 }
                 for m in o.maps {
-                    let pin = m.shared ? "\(r.deployment)/shared/\(PinNames.file(m.name))" : "\(r.deployment)/\(o.name)/maps/\(PinNames.file(m.name))"
+                    let pin = m.shared ? PinLayout(directory: r.deployment).sharedMapPin(m.name) : object.mapPin(m.name)
                     print("    map \(m.name) [\(m.type)] → \(pin)")
                 }
             }

@@ -8,7 +8,7 @@ extension BPFObject {
     }
 
     /// Attaches every instance of every loaded program whose section names a target and pins
-    /// each link at `directory/links/<program>` (one instance) or `directory/links/<program>/<n>`.
+    /// each link at `PinLayout.linkPin` below `directory` (`links/<program>[/<n>]`).
     /// All or nothing: on failure every link this call made is unpinned and detached, and the
     /// folders it created are removed.
     public func attachAndPinLinks(under directory: String) throws -> [PinnedLink] {
@@ -19,12 +19,13 @@ extension BPFObject {
         var result: [PinnedLink] = []
         do {
             try BPFFS.prepare(directory, step: .attach)
-            made += try BPFFS.makeDirectories(directory + "/links", step: .attach)
+            let layout = PinLayout(directory: directory)
+            made += try BPFFS.makeDirectories(layout.linksDirectory, step: .attach)
             for (p, target) in wanted {
-                let base = "\(directory)/links/\(PinNames.file(p.name))"
+                let base = layout.linkBase(p.name)
                 if p.instanceCount > 1 { made += try BPFFS.makeDirectories(base, step: .attach) }
                 for inst in p.instances where inst.fd != nil {
-                    let path = p.instanceCount > 1 ? "\(base)/\(inst.index)" : base
+                    let path = layout.linkPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                     let link = try p.attach(target, instance: inst.index)
                     links.append(link)
                     do {
@@ -32,7 +33,7 @@ extension BPFObject {
                     } catch var e as LoaderError {
                         e.file = self.path
                         e.location = "program '\(p.name)' instance \(inst.index), \(path)"
-                        throw e
+                        throw e.about(program: p.name, instance: inst.index)
                     }
                     made.append(path)
                     let info = try link.info()
@@ -59,7 +60,8 @@ extension BPFObject {
         for p in pinned where p.instance != nil {
             if let slash = p.path.lastIndex(of: "/") { BPFFS.remove(String(p.path[..<slash])) }
         }
-        for sub in ["progs", "maps", "links"] { BPFFS.remove("\(directory)/\(sub)") }
+        let layout = PinLayout(directory: directory)
+        for folder in [layout.programsDirectory, layout.mapsDirectory, layout.linksDirectory] { BPFFS.remove(folder) }
         if removeDirectory { BPFFS.remove(directory) }
     }
 }

@@ -10,7 +10,7 @@ extension Program {
     public func attach(_ target: LinkTarget, instance: Int = 0) throws -> BPFLink {
         let location = "program '\(name)' instance \(instance)"
         func fail(_ message: String, _ errno: Errno? = nil, hint: String? = nil) -> LoaderError {
-            LoaderError(.attach, file: objectPath, at: location, message, errno: errno, hint: hint)
+            LoaderError(.attach, file: objectPath, at: location, message, errno: errno, hint: hint, program: name, instance: instance)
         }
         guard isLoaded, instance >= 0, instance < instances.count else {
             throw fail(isLoaded ? "cannot attach to \(target): instance \(instance) is out of range (0..<\(instances.count))"

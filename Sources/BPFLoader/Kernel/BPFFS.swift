@@ -19,13 +19,13 @@ public enum BPFFS {
         if !isBPFFS(defaultMountPoint) && (path == defaultMountPoint || path.hasPrefix(defaultMountPoint + "/")) {
             if case .failure(let e) = sysMount(source: "bpf", target: defaultMountPoint, type: "bpf") {
                 throw LoaderError(step, at: defaultMountPoint, "bpffs is not mounted and mounting it failed", errno: e,
-                                  hint: "mount it yourself: mount -t bpf bpf \(defaultMountPoint)")
+                                  hint: "mount it yourself: mount -t bpf bpf \(defaultMountPoint)", exitClass: .environment)
             }
         }
         let existing = nearestExistingAncestor(path)
         guard isBPFFS(existing) else {
             throw LoaderError(step, at: path, "not on a BPF filesystem (\(existing) is not bpffs)",
-                              hint: "pin under \(defaultMountPoint), or mount bpffs there: mount -t bpf bpf DIR")
+                              hint: "pin under \(defaultMountPoint), or mount bpffs there: mount -t bpf bpf DIR", exitClass: .environment)
         }
     }
 

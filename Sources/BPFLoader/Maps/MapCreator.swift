@@ -48,7 +48,7 @@ struct MapCreator {
     private func reuseCandidate(_ def: MapDefinition) -> MapReuse? {
         if let r = def.reuse { return r }
         if def.pinning == .byName, let dir = byNameDirectory {
-            return MapReuse(path: "\(dir)/\(PinNames.file(def.name))", recreateOnMismatch: false)
+            return MapReuse(path: PinLayout.byNamePin(def.name, in: dir), recreateOnMismatch: false)
         }
         return nil
     }

@@ -14,8 +14,8 @@ public struct PinnedObject: Sendable, Codable, Equatable {
 }
 
 extension BPFObject {
-    /// Pins every loaded instance and every map under `directory`:
-    /// `progs/<program>` (or `progs/<program>/<n>` per instance), `maps/<map>` ('.' → '_').
+    /// Pins every loaded instance and every map under `directory`, laid out by `PinLayout`:
+    /// a pin per program instance and one per map.
     /// (`pinning: LIBBPF_PIN_BY_NAME` maps were already pinned by name when they were created.)
     /// All or nothing: on failure, every pin and directory this call made is removed.
     public func pin(to directory: String, commitByNamePins: Bool = true) throws -> [PinnedObject] {
@@ -30,12 +30,13 @@ extension BPFObject {
             made.append(path)
         }
         do {
+            let layout = PinLayout(directory: directory)
             try BPFFS.prepare(directory)
             try mkdirs(directory)
             let loaded = programs.filter(\.isLoaded)
-            if !loaded.isEmpty { try mkdirs(directory + "/progs") }
+            if !loaded.isEmpty { try mkdirs(layout.programsDirectory) }
             for p in loaded {
-                let base = "\(directory)/progs/\(PinNames.file(p.name))"
+                let base = layout.programBase(p.name)
                 if p.instanceCount == 1 {
                     // A single instance its preprocessor skipped has nothing to pin.
                     guard p.instances.first?.fd != nil else { continue }
@@ -46,15 +47,15 @@ extension BPFObject {
                     try mkdirs(base)
                     for inst in p.instances {
                         guard let fd = inst.fd else { continue }
-                        let path = "\(base)/\(inst.index)"
+                        let path = layout.programPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                         try pin(fd, path)
                         result.append(PinnedObject(kind: .program, name: p.name, instance: inst.index, path: path, id: p.kernelInfo(instance: inst.index)?.id ?? 0))
                     }
                 }
             }
-            if !maps.isEmpty { try mkdirs(directory + "/maps") }
+            if !maps.isEmpty { try mkdirs(layout.mapsDirectory) }
             for m in maps {
-                let path = "\(directory)/maps/\(PinNames.file(m.name))"
+                let path = layout.mapPin(m.name)
                 try pin(m.fd, path)
                 result.append(PinnedObject(kind: .map, name: m.name, path: path, id: m.id))
             }
@@ -93,11 +94,11 @@ extension BPFObject {
                     try BPFFS.prepare(dir, step: .relocate)
                     try BPFFS.makeDirectories(dir, step: .relocate)
                 }
-                let final = "\(dir)/\(PinNames.file(m.name))"
+                let final = PinLayout.byNamePin(m.name, in: dir)
                 if BPFFS.exists(final) {
                     // A kept map recreated after a definition change: the old pin steps aside
                     // (and comes back if the run fails) while the new map takes its name.
-                    let aside = "\(final)_old_\(getpid())"
+                    let aside = PinLayout.asidePin(final, pid: getpid())
                     if case .failure(let e) = sysRename(final, aside) {
                         throw LoaderError(.relocate, file: path, at: "map '\(m.name)'", "cannot move \(final) aside", errno: e)
                     }

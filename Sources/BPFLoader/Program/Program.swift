@@ -42,10 +42,10 @@ public final class Program {
     /// `instances.nr > 0 || instances.fds` check).
     public func setPreprocessor(instances: Int, _ preprocessor: @escaping Preprocessor) throws {
         guard instances > 0 else {
-            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "instance count must be greater than 0, got \(instances)", errno: .invalidArgument)
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "instance count must be greater than 0, got \(instances)", errno: .invalidArgument, program: name)
         }
         guard !isLoaded else {
-            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "cannot set a preprocessor after the program is loaded", errno: .invalidArgument)
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "cannot set a preprocessor after the program is loaded", errno: .invalidArgument, program: name)
         }
         guard !instancesFixed else {
             // A second preprocessor, or one set after preprocessing, would change the instance
@@ -53,7 +53,7 @@ public final class Program {
             let why = self.preprocessor != nil && self.instances.isEmpty
                 ? "a preprocessor is already set for this program; set it once, with every instance's work in it"
                 : "cannot set a preprocessor after preprocessing has run; its instances are already made"
-            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", why, errno: .invalidArgument)
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", why, errno: .invalidArgument, program: name)
         }
         self.instanceCount = instances
         self.preprocessor = preprocessor
@@ -67,13 +67,13 @@ public final class Program {
         let count = isLoaded ? instances.count : wasUnloaded ? 0 : instanceCount
         guard n >= 0, n < count else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)'",
-                              "instance \(n) is out of range (0..<\(count))", errno: .invalidArgument)
+                              "instance \(n) is out of range (0..<\(count))", errno: .invalidArgument, program: name, instance: n)
         }
         guard isLoaded else {
-            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "program is not loaded; instance \(n) has no fd yet", errno: .noSuchFile)
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "program is not loaded; instance \(n) has no fd yet", errno: .noSuchFile, program: name, instance: n)
         }
         guard let fd = instances[n].fd else {
-            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "instance was skipped by its preprocessor and has no fd", errno: .noSuchFile)
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)' instance \(n)", "instance was skipped by its preprocessor and has no fd", errno: .noSuchFile, program: name, instance: n)
         }
         return fd
     }
@@ -87,15 +87,15 @@ public final class Program {
     /// resolved against kernel BTF now so a wrong name is reported before anything loads.
     public func setAttachTarget(_ target: String) throws {
         guard !isLoaded else {
-            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "cannot change the attach target of a loaded program", errno: .invalidArgument)
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "cannot change the attach target of a loaded program", errno: .invalidArgument, program: name)
         }
         guard let current = kind, AttachTarget.acceptsTarget(current) else {
             throw LoaderError(.open, file: objectPath, at: "program '\(name)'",
                               "an attach target applies to fentry, fexit, fmod_ret, tp_btf, lsm and iter programs, not to \(kind?.typeName ?? "a program of unknown type") (section '\(section)')",
-                              errno: .invalidArgument)
+                              errno: .invalidArgument, program: name)
         }
         guard !target.isEmpty else {
-            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "the attach target is empty", errno: .invalidArgument)
+            throw LoaderError(.open, file: objectPath, at: "program '\(name)'", "the attach target is empty", errno: .invalidArgument, program: name)
         }
         var retargeted = current
         retargeted.attachTarget = target
@@ -105,7 +105,7 @@ public final class Program {
         } catch var error as LoaderError {
             error.file = objectPath
             error.location = "program '\(name)'" + (error.location.map { ", \($0)" } ?? "")
-            throw error
+            throw error.about(program: name)
         }
         kind = retargeted
         overriddenAttachBTFID = id
@@ -127,10 +127,10 @@ public final class Program {
         guard !isLoaded else {
             throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'",
                               "program is already loaded; preprocessing again would drop its loaded instances",
-                              errno: .invalidArgument, hint: "call unload() first, then relocate and preprocess again")
+                              errno: .invalidArgument, hint: "call unload() first, then relocate and preprocess again", program: name)
         }
         guard let linked else {
-            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated")
+            throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)'", "program has not been relocated", program: name)
         }
         instancesFixed = true
         wasUnloaded = false
@@ -150,19 +150,19 @@ public final class Program {
                 // a loader call it made) keeps it, so callers can tell ENOENT from EPERM.
                 let errno = (error as? any ErrnoCarrying)?.carriedErrno
                 throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessing instance \(n) failed: \(error)",
-                                  errno: errno)
+                                  errno: errno, program: name, instance: n)
             }
             guard let code = result, !code.isEmpty else {
                 out.append(ProgramInstance(index: n, code: nil, fd: nil))
                 continue
             }
             if let problem = InstructionCheck.problem(in: code) {
-                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor returned invalid code: \(problem)")
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor returned invalid code: \(problem)", program: name, instance: n)
             }
             switch InstructionCheck.carryDebugInfo(from: linked, to: code) {
             case .success(let c): out.append(ProgramInstance(index: n, code: c, fd: nil))
             case .failure(let why):
-                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor \(why.reason)")
+                throw LoaderError(.preprocess, file: objectPath, at: "program '\(name)' instance \(n)", "preprocessor \(why.reason)", program: name, instance: n)
             }
         }
         instances = out
@@ -173,11 +173,11 @@ public final class Program {
     /// Nothing touches the kernel here; `BPFObject.loadPrograms` runs the requests.
     func loadRequests(license: String, kernelVersion: UInt32, btfFD: FileDescriptor?) throws -> [(instance: Int, request: ProgramLoadRequest)] {
         guard !instances.isEmpty else {
-            throw LoaderError(.load, file: objectPath, at: "program '\(name)'", "program has not been preprocessed")
+            throw LoaderError(.load, file: objectPath, at: "program '\(name)'", "program has not been preprocessed", program: name)
         }
         guard let kind else {
             throw LoaderError(.load, file: objectPath, at: "program '\(name)' (section '\(section)')", "unknown program type",
-                              hint: SectionDefinitions.unknownSectionHint(section))
+                              hint: SectionDefinitions.unknownSectionHint(section), program: name)
         }
         // Resolved once for all instances: the lookup scans kernel BTF.
         let attachBTFID: UInt32
@@ -186,7 +186,7 @@ public final class Program {
         } catch var error as LoaderError {
             error.file = objectPath
             error.location = "program '\(name)' (section '\(section)')"
-            throw error
+            throw error.about(program: name)
         }
         return instances.compactMap { inst in
             guard let code = inst.code else { return nil }
@@ -201,7 +201,7 @@ public final class Program {
         var error = error
         error.file = objectPath
         error.location = "program '\(name)'" + (instanceCount > 1 ? " instance \(n)" : "") + (error.location.map { ", \($0)" } ?? "")
-        return error
+        return error.about(program: name, instance: n)
     }
 
     /// Keeps instance `n`'s fd as soon as it loads (so `kernelInfo(instance:)` can read it);

@@ -121,7 +121,7 @@ struct Linker {
             // Say which program needs it; the extern's own error says why it cannot be had.
             e.location = "program '\(program.name)' (section '\(program.section)'), instruction \(i)"
             e.message = (code[i].isCall ? "calls function '\(name)', which " : "extern '\(name)' ") + e.message
-            throw e
+            throw e.about(program: program.name)
         }
         let insn = code[i]
         switch (value, insn.isCall) {
@@ -155,6 +155,6 @@ struct Linker {
     }
 
     func error(_ p: ProgramSpec, _ message: String, hint: String? = nil) -> LoaderError {
-        LoaderError(.relocate, file: spec.path, at: "program '\(p.name)' (section '\(p.section)')", message, hint: hint)
+        LoaderError(.relocate, file: spec.path, at: "program '\(p.name)' (section '\(p.section)')", message, hint: hint, program: p.name)
     }
 }

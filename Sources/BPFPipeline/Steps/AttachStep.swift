@@ -27,7 +27,7 @@ public struct AttachedLink: Sendable, Codable, Equatable {
 ///
 /// A class: it remembers what it did so that `undo()` can take it back when anything later fails.
 final class AttachStep {
-    let deploymentDirectory: String
+    let layout: PinLayout
     /// Fault injection for tests: called after each instance is attached and its link pinned.
     var fault: ((_ object: String, _ program: String, _ instance: Int) throws -> Void)?
 
@@ -37,8 +37,8 @@ final class AttachStep {
     private var updated: [(link: BPFLink, previous: FileDescriptor)] = []
     private(set) var attached: [AttachedLink] = []
 
-    init(deploymentDirectory: String) {
-        self.deploymentDirectory = deploymentDirectory
+    init(layout: PinLayout) {
+        self.layout = layout
     }
 
     /// Attaches every instance of `objects` that has a target; the objects are pinned under
@@ -49,18 +49,19 @@ final class AttachStep {
                 let attach = entry.programs[p.name]?.attach ?? .fromSection
                 for inst in p.instances where inst.fd != nil {
                     guard let target = Self.target(of: p, instance: inst.index, attach) else { continue }
-                    let tail = PinNames.file(p.name) + (p.instanceCount > 1 ? "/\(inst.index)" : "")
-                    let rel = "\(entry.name)/links/\(tail)"
-                    let stagingPin = "\(staging)/\(rel)"
+                    let final = layout.object(entry.name)
+                    let stagingPin = PinLayout(directory: staging).object(entry.name).linkPin(p.name, instance: inst.index, instanceCount: p.instanceCount)
                     _ = try BPFFS.makeDirectories(Paths.directory(of: stagingPin), step: .attach)
-                    let previous = (link: "\(deploymentDirectory)/\(rel)", program: "\(deploymentDirectory)/\(entry.name)/progs/\(tail)")
+                    let previous = (link: final.linkPin(p.name, instance: inst.index, instanceCount: p.instanceCount),
+                                    program: final.programPin(p.name, instance: inst.index, instanceCount: p.instanceCount))
                     let (link, inPlace): (BPFLink, Bool)
                     do {
                         (link, inPlace) = try self.link(p, inst.index, target, previous: previous)
                     } catch var error as LoaderError {
                         // The object file is a build-cache path; the pipeline's object name is what the user wrote.
                         error.location = (error.location ?? "program '\(p.name)' instance \(inst.index)") + " of object '\(entry.name)'"
-                        throw error
+                        error.object = entry.name
+                        throw error.about(program: p.name, instance: inst.index)
                     }
                     do {
                         try link.pin(at: stagingPin)
@@ -70,7 +71,7 @@ final class AttachStep {
                     }
                     let info = try link.info()
                     let made = AttachedLink(object: entry.name, program: p.name, instance: inst.index, target: "\(target)",
-                                            linkID: info.id, programID: info.programID, pin: "\(deploymentDirectory)/\(rel)",
+                                            linkID: info.id, programID: info.programID, pin: previous.link,
                                             updatedInPlace: inPlace)
                     attached.append(made)
                     log(made)

@@ -4,12 +4,11 @@ import BPFLoader
 /// map sizes, shared pins, typed globals, program types and autoload.
 struct OpenStep {
     let spec: PipelineSpec
-    let deploymentDirectory: String
-    let sharedMapDirectory: String
+    let layout: PinLayout
 
     func open(_ entry: ObjectEntry, objectPath: String) throws -> BPFObject {
         var options = LoadOptions()
-        options.pinMapsByNameDirectory = sharedMapDirectory
+        options.pinMapsByNameDirectory = layout.sharedDirectory
         let obj = try BPFObject.open(path: objectPath, options: options)
         for (name, m) in entry.maps.sorted(by: { $0.key < $1.key }) {
             guard obj.spec.maps.contains(where: { $0.name == name }) else {
@@ -29,8 +28,7 @@ struct OpenStep {
                 if let n = m.valueSize?.value { def.valueSize = n }
                 if m.pin == .shared { def.pinning = .byName }
                 if m.isKept {
-                    let previous = m.pin == .shared ? "\(sharedMapDirectory)/\(PinNames.file(name))"
-                        : "\(deploymentDirectory)/\(entry.name)/maps/\(PinNames.file(name))"
+                    let previous = m.pin == .shared ? layout.sharedMapPin(name) : layout.object(entry.name).mapPin(name)
                     def.reuse = MapReuse(path: previous, recreateOnMismatch: m.onMismatch == .recreate)
                 }
             }

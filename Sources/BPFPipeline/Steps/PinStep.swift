@@ -9,8 +9,8 @@ import Glibc
 /// rename(2) (which bpffs supports), replacing the previous deployment's folder. On failure the
 /// folders already swapped are swapped back and the staging folder is removed.
 struct PinStep {
-    let deploymentDirectory: String   // <pin-root>/<name>
-    let sharedMapDirectory: String    // <pin-root>/<name>/shared
+    let layout: PinLayout             // <pin-root>/<name>
+    var deploymentDirectory: String { layout.directory }
     /// Pinned as `<object>/digest` with each object, so it swaps in and out with it.
     var fingerprints: [String: [UInt8]] = [:]
     /// Fault injection for tests: called after each object is staged ("pinned") and swapped ("swapped").
@@ -28,36 +28,36 @@ struct PinStep {
     }
 
     func pin(_ objects: [(name: String, object: BPFObject)], log: (String, String, PinnedObject) -> Void) throws -> [Pinned] {
-        // bpffs refuses names with dots, so the staging folder is marked with underscores.
-        let staging = "\(deploymentDirectory)/_staging_\(getpid())"
+        let staging = layout.stagingDirectory(pid: getpid())
+        let stagingLayout = PinLayout(directory: staging)
         var result: [Pinned] = []
         var swapped: [(final: String, previous: String?)] = []
         do {
             try BPFFS.prepare(deploymentDirectory)
             try BPFFS.makeDirectories(staging)
             for (name, obj) in objects {
-                let pins = try obj.pin(to: "\(staging)/\(name)", commitByNamePins: false)
-                if let digest = fingerprints[name] { try PinnedDigest.pin(digest, at: "\(staging)/\(name)/\(Fingerprint.pinName)") }
+                let pins = try obj.pin(to: stagingLayout.objectDirectory(name), commitByNamePins: false)
+                if let digest = fingerprints[name] { try PinnedDigest.pin(digest, at: stagingLayout.object(name).digestPin) }
                 result.append(Pinned(object: name, pins: pins))
                 try fault?(name, "pinned")
             }
             try beforeSwap?(staging)
             for (name, _) in objects {
-                let final = "\(deploymentDirectory)/\(name)"
+                let final = layout.objectDirectory(name)
                 var previous: String?
                 if Paths.exists(final) {
-                    previous = "\(staging)/_previous_\(name)"
+                    previous = stagingLayout.objectDirectory(PinLayout.previousFolderName(name))
                     try move(final, to: previous!)
                 }
                 swapped.append((final, previous))
-                try move("\(staging)/\(name)", to: final)
+                try move(stagingLayout.objectDirectory(name), to: final)
                 try fault?(name, "swapped")
             }
         } catch {
             onFailure?()
             // Put back every object folder already swapped, newest first, then drop the staging.
             for s in swapped.reversed() {
-                if Paths.exists(s.final), let name = s.final.split(separator: "/").last { _ = rename(s.final, "\(staging)/_failed_\(name)") }
+                if Paths.exists(s.final), let name = s.final.split(separator: "/").last { _ = rename(s.final, stagingLayout.objectDirectory(PinLayout.failedFolderName(String(name)))) }
                 if let previous = s.previous { _ = rename(previous, s.final) }
             }
             removeTree(staging)

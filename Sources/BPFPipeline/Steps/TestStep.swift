@@ -71,11 +71,18 @@ struct TestStep {
                 let targets = test.instance.map { [$0] } ?? program.instances.filter { !$0.isSkipped }.map(\.index)
                 guard !targets.isEmpty else {
                     throw LoaderError(.test, file: "\(test.mark)", at: "object '\(entry.name)', program '\(name)', test \(index)",
-                                      "every instance was skipped by its preprocessor, so the test would run on none")
+                                      "every instance was skipped by its preprocessor, so the test would run on none",
+                                      object: entry.name, program: name, test: index)
                 }
                 for n in targets {
                     let place = "object '\(entry.name)', program '\(name)', instance \(n), test \(index)"
-                    let report = try runInstance(n, of: program, test, index: index, data: data, place: place)
+                    let report: RunReport.TestReport
+                    do {
+                        report = try runInstance(n, of: program, test, index: index, data: data, place: place)
+                    } catch var e as LoaderError {
+                        (e.object, e.test) = (entry.name, index)
+                        throw e.about(program: name, instance: n)
+                    }
                     logger.info("instance tested", metadata: [
                         "step": "test", "object": "\(entry.name)", "program": "\(name)", "instance": .stringConvertible(n),
                         "test": .stringConvertible(index), "return": .stringConvertible(report.returnValue),
@@ -85,7 +92,12 @@ struct TestStep {
                     results.append(Result(object: entry.name, program: name, report: report))
                 }
                 let instances = targets.count == 1 ? "instance \(targets[0])" : "every instance"
-                try checkMaps(test, object: obj, place: "object '\(entry.name)', program '\(name)', \(instances), test \(index)")
+                do {
+                    try checkMaps(test, object: obj, place: "object '\(entry.name)', program '\(name)', \(instances), test \(index)")
+                } catch var e as LoaderError {
+                    (e.object, e.test) = (entry.name, index)
+                    throw e.about(program: name, instance: targets.count == 1 ? targets[0] : nil)
+                }
             }
         }
         return results

@@ -22,22 +22,21 @@ public enum KilledRuns {
         public var restored: [String]
     }
 
-    static let prefix = "_staging_"
-
     /// Cleans the staging folders under `deploymentDirectory` whose process is gone.
     /// `includingOwnPID`: also this process's pid (a run that has not made its own staging folder
     /// yet and holds the deployment lock knows a folder with its pid is a dead one's).
     public static func clean(_ deploymentDirectory: String, includingOwnPID: Bool = false) -> [Found] {
         var found: [Found] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: deploymentDirectory))?.sorted() ?? [] {
-            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0 else { continue }
+            guard let pid = PinLayout.stagingPID(name) else { continue }
             if pid == getpid() ? !includingOwnPID : isAlive(pid) { continue }
+            let deployment = PinLayout(directory: deploymentDirectory)
             let staging = "\(deploymentDirectory)/\(name)"
             var restored: [String] = []
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: staging))?.sorted() ?? [] where entry.hasPrefix("_previous_") {
-                let object = String(entry.dropFirst("_previous_".count))
-                let final = "\(deploymentDirectory)/\(object)"
-                if Paths.exists(final) { _ = rename(final, "\(staging)/_killed_\(object)") }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: staging))?.sorted() ?? [] {
+                guard let object = PinLayout.previousObject(entry) else { continue }
+                let final = deployment.objectDirectory(object)
+                if Paths.exists(final) { _ = rename(final, "\(staging)/\(PinLayout.killedFolderName(object))") }
                 if rename("\(staging)/\(entry)", final) == 0 {
                     restored.append(object)
                     reattachPrograms(in: final)
@@ -59,10 +58,9 @@ public enum KilledRuns {
     /// A link of a restored folder that the killed run updated in place runs the killed run's
     /// program; it gets the program pinned beside it (`progs/` for `links/`) again.
     private static func reattachPrograms(in objectFolder: String) {
-        let base = "\(objectFolder)/links"
-        for pin in pins(under: base) {
-            let programPin = "\(objectFolder)/progs" + pin.dropFirst(base.count)
-            guard let link = try? BPFLink.openPinned(pin), let info = try? link.info(),
+        let object = PinLayout(directory: objectFolder)
+        for pin in pins(under: object.linksDirectory) {
+            guard let programPin = object.programPin(forLink: pin), let link = try? BPFLink.openPinned(pin), let info = try? link.info(),
                   let program = try? BPFFS.openPinned(programPin), let id = try? ProgramKernelInfo(fd: program).id,
                   id != info.programID else { continue }
             try? link.update(program: program)
@@ -71,7 +69,7 @@ public enum KilledRuns {
 
     /// Pins in `links/` folders below `root`.
     private static func linkPins(under root: String) -> Int {
-        pins(under: root).filter { $0.contains("/links/") }.count
+        pins(under: root).filter(PinLayout.isLinkPin).count
     }
 
     private static func pins(under root: String) -> [String] {
