@@ -15,8 +15,10 @@ final class BTFTable: Sendable {
     let firstID: UInt32
     /// A name for messages: "vmlinux", a module name, or a file.
     let label: String
-    /// Essential name (flavor suffix dropped) → ids of named types in this table only.
-    private let nameIndex: [String: [UInt32]]
+    /// (hash of the essential name, id) of this table's named types, sorted: one array instead of
+    /// a `String` and an array per name, which was most of parsing vmlinux's 126,000 types.
+    /// Lookups verify the name, so a hash collision costs a comparison, never a wrong answer.
+    private let nameIndex: [(hash: UInt64, id: UInt32)]
 
     /// Parses `bytes`; the records are checked to lie inside the type section, the rest is read
     /// lazily and defensively (an out-of-range id or string offset reads as nothing).
@@ -81,9 +83,9 @@ final class BTFTable: Sendable {
 
     /// Only types a CO-RE relocation can be rooted at are indexed; functions and variables, which
     /// are most of vmlinux's named types, never are. Runs before `self` exists, hence static.
-    private static func nameIndex(_ bytes: [UInt8], _ offsets: [UInt32], strings: Range<Int>, base: BTFTable?) -> [String: [UInt32]] {
-        var index: [String: [UInt32]] = [:]
-        index.reserveCapacity(offsets.count / 4)
+    private static func nameIndex(_ bytes: [UInt8], _ offsets: [UInt32], strings: Range<Int>, base: BTFTable?) -> [(hash: UInt64, id: UInt32)] {
+        var index: [(hash: UInt64, id: UInt32)] = []
+        index.reserveCapacity(offsets.count / 2)
         let firstID = base?.typeCount ?? 1
         bytes.withUnsafeBytes { raw in
             for (i, at) in offsets.enumerated() {
@@ -94,16 +96,40 @@ final class BTFTable: Sendable {
                 case .struct, .union, .enum, .enum64, .fwd, .typedef, .int, .float:
                     let name = essential(string(nameOffset, bytes: bytes, strings: strings, base: base))
                     guard !name.isEmpty else { continue }
-                    index[String(decoding: name, as: UTF8.self), default: []].append(firstID + UInt32(i))
+                    index.append((hash(name), firstID + UInt32(i)))
                 default: continue
                 }
             }
         }
+        // Stable on ids within one hash, so ids come back in table order as before.
+        index.sort { ($0.hash, $0.id) < ($1.hash, $1.id) }
         return index
     }
 
+    /// FNV-1a, 64 bits.
+    private static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return h
+    }
+
     /// Ids of this table's own types (not its base's) whose essential name is `name`.
-    func types(essentiallyNamed name: String) -> [UInt32] { nameIndex[name] ?? [] }
+    func types(essentiallyNamed name: String) -> [UInt32] {
+        let wanted = Array(name.utf8)
+        let key = BTFTable.hash(wanted)
+        var low = 0, high = nameIndex.count
+        while low < high {
+            let mid = (low + high) / 2
+            if nameIndex[mid].hash < key { low = mid + 1 } else { high = mid }
+        }
+        var ids: [UInt32] = []
+        while low < nameIndex.count, nameIndex[low].hash == key {
+            let id = nameIndex[low].id
+            if let record = self[id], BTFTable.essential(self.name(record.nameOffset)).elementsEqual(wanted) { ids.append(id) }
+            low += 1
+        }
+        return ids
+    }
 
     // MARK: Reading
 
